@@ -1,0 +1,57 @@
+# kv-memory-book: `make book` builds the HTML book, `make test` runs every test.
+# Both create the virtual environment (.venv) and install everything on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.kvlib-installed
+BUILD  := _build
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+# Notebooks execute in book/, so a relative data folder is made absolute here.
+ifneq ($(strip $(KVLIB_DATA)),)
+export KVLIB_DATA := $(abspath $(KVLIB_DATA))
+endif
+
+.PHONY: help venv book test unit nbval notebooks figures gpu-check clean
+
+help:
+	@echo "make book      build the HTML book (every notebook executed afresh) into $(BUILD)/html"
+	@echo "make test      unit tests + nbval over every notebook"
+	@echo "make notebooks re-execute the notebooks in place (their outputs are nbval's reference)"
+	@echo "make figures   regenerate every registered figure as PNG + JSON into figures-out/"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	rm -rf $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/jupyter_execute
+	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+nbval: $(STAMP)
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly $(NOTEBOOKS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests $(NOTEBOOKS) --nbval-lax --nbval-current-env
+
+notebooks: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=900 "$$nb" || exit 1; \
+	done
+
+figures: $(STAMP)
+	for f in $$($(PY) -m kvlib list | cut -d' ' -f1); do \
+	  $(PY) -m kvlib reproduce $$f --out figures-out --no-progress || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) figures-out .pytest_cache

@@ -1,0 +1,54 @@
+"""Command line: ``python -m kvlib list | reproduce FIGURE [--out DIR] [--device DEV]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kvlib",
+                                     description="kvlib: the library behind the kv-memory-book")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the figures that can be reproduced")
+    rp = sub.add_parser("reproduce", help="regenerate a figure as PNG + JSON")
+    rp.add_argument("figure", help="figure name (see `list`)")
+    rp.add_argument("--out", default="figures-out", help="output folder (default: figures-out)")
+    rp.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    rp.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a figure setting, e.g. --set paper_setting=text (repeatable)")
+    args = parser.parse_args(argv)
+
+    from kvlib.data import DataError
+    from kvlib.reproduce import figures, reproduce
+    if args.cmd == "list":
+        for name, fig in figures().items():
+            print(f"{name:28s} {fig.chapter:28s} {fig.description}")
+        return 0
+    settings = {}
+    for item in args.set:
+        if "=" not in item:
+            parser.error(f"--set: expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        settings[key] = _parse_value(value)
+    try:
+        rec = reproduce(args.figure, out=args.out, device=args.device,
+                        progress=not args.no_progress, **settings)
+    except (ValueError, TypeError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}/{args.figure}.png and {args.out}/{args.figure}.json "
+          f"({rec['provenance']['wall_s']:.1f} s on {rec['provenance']['device']})")
+    return 0
+
+
+def _parse_value(text: str):
+    import json
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""MNIST and Fashion-MNIST, restricted to a few classes, as flat float tensors.
+
+Data are read through torchvision from the folder named by the environment
+variable ``KVLIB_DATA`` (default ``~/.cache/kvlib/data``), in torchvision's own
+layout::
+
+    $KVLIB_DATA/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte
+    $KVLIB_DATA/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte
+
+Missing files are downloaded by torchvision when the machine is online; offline,
+one :class:`DataError` says what to put where. A truncated or corrupt file is a
+:class:`DataError` too, never a reshape traceback from deep inside numpy.
+
+Credits: MNIST, LeCun, Cortes & Burges (CC BY-SA 3.0); Fashion-MNIST, Xiao,
+Rasul & Vollgraf 2017, Zalando SE (MIT licence).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import struct
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+__all__ = ["DataError", "data_root", "load_classes", "DATASETS", "FASHION_CLASSES"]
+
+DATASETS = {"mnist": "MNIST", "fashion": "FashionMNIST", "fashionmnist": "FashionMNIST",
+            "fashion-mnist": "FashionMNIST"}
+
+#: Fashion-MNIST label names, by index.
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+          False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000)}
+
+
+class DataError(RuntimeError):
+    """The data set could not be found, fetched or read."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder: ``root`` if given, else ``$KVLIB_DATA``, else ``~/.cache/kvlib/data``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("KVLIB_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "kvlib" / "data"
+
+
+def _layout(folder: str) -> str:
+    names = [f"{folder}/raw/{_FILES[t][i]}" for t in (True, False) for i in (0, 1)]
+    return "\n  ".join(names)
+
+
+def _check_idx(path: Path, expected_n: int, is_images: bool) -> None:
+    """Check an IDX file's header and length against what it should hold."""
+    size = path.stat().st_size
+    header = 16 if is_images else 8
+    with open(path, "rb") as fh:
+        head = fh.read(header)
+    if len(head) < header:
+        raise DataError(f"{path} is truncated ({size} bytes): not an IDX file. Delete it and fetch it again.")
+    magic, n = struct.unpack(">II", head[:8])
+    want_magic = 2051 if is_images else 2049
+    if magic != want_magic:
+        raise DataError(f"{path} is not an IDX {'image' if is_images else 'label'} file "
+                        f"(magic number {magic}, expected {want_magic}); is it still gzip-compressed?")
+    per_item = 28 * 28 if is_images else 1
+    want_size = header + n * per_item
+    if n != expected_n or size != want_size:
+        raise DataError(f"{path} is truncated or corrupt: {size} bytes for {n} items, expected "
+                        f"{header + expected_n * per_item} bytes for {expected_n} items. "
+                        "Delete it and fetch it again.")
+
+
+@functools.lru_cache(maxsize=8)
+def _load_split(folder: str, root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    import torchvision  # imported here: importing kvlib.data stays cheap
+
+    cls = getattr(torchvision.datasets, folder)
+    raw = Path(root) / folder / "raw"
+    img_name, lab_name, n = _FILES[train]
+    present = (raw / img_name).exists() and (raw / lab_name).exists()
+    if not present:
+        try:
+            cls(root=root, train=train, download=True)
+        except Exception as err:  # torchvision raises RuntimeError, URLError, OSError, ...
+            raise DataError(
+                f"{folder} is not in {root} and could not be downloaded ({type(err).__name__}: {err}).\n"
+                f"Offline? Put the uncompressed IDX files there, in torchvision's layout:\n  "
+                f"{_layout(folder)}\nand point the environment variable KVLIB_DATA at the folder "
+                f"that holds {folder}/ (now KVLIB_DATA={os.environ.get('KVLIB_DATA', '<unset>')})."
+            ) from None
+    _check_idx(raw / img_name, n, True)
+    _check_idx(raw / lab_name, n, False)
+    try:
+        ds = cls(root=root, train=train, download=False)
+    except Exception as err:
+        raise DataError(f"torchvision could not read {folder} from {root}: {err}") from err
+    return ds.data, ds.targets
+
+
+def load_classes(dataset: str, classes: Sequence[int], train: bool = True, *,
+                 root: str | os.PathLike | None = None, relabel: Sequence[int] | None = None,
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of ``classes`` from MNIST or Fashion-MNIST, in the data set's own order.
+
+    Returns ``x`` of shape ``(N, 784)`` with pixel values in ``[0, 1]`` (as
+    ``transforms.ToTensor`` gives) and integer labels ``y`` of shape ``(N,)``.
+    ``relabel`` maps the i-th class of ``classes`` to ``relabel[i]`` (default: keep labels).
+
+    >>> x, y = load_classes("mnist", [0, 1], train=False)   # doctest: +SKIP
+    >>> x.shape, y.unique().tolist()                        # doctest: +SKIP
+    (torch.Size([2115, 784]), [0, 1])
+    """
+    key = str(dataset).lower()
+    if key not in DATASETS:
+        raise ValueError(f"dataset: expected one of {sorted(set(DATASETS))}, got {dataset!r}")
+    classes = list(classes)
+    if not classes or any((not isinstance(c, int)) or isinstance(c, bool) or not 0 <= c <= 9
+                          for c in classes):
+        raise ValueError(f"classes: expected a non-empty list of ints in 0..9, got {classes!r}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes: expected distinct classes, got {classes!r}")
+    if relabel is not None:
+        relabel = list(relabel)
+        if len(relabel) != len(classes):
+            raise ValueError(f"relabel: expected {len(classes)} labels (one per class), got {relabel!r}")
+    folder = DATASETS[key]
+    data, targets = _load_split(folder, str(data_root(root)), bool(train))
+    mask = torch.isin(targets, torch.tensor(classes))
+    x = data[mask].reshape(-1, 28 * 28).to(dtype=dtype) / 255.0   # (N, 784)
+    y = targets[mask].clone()
+    if relabel is not None:
+        lut = torch.arange(10)
+        lut[torch.tensor(classes)] = torch.tensor(relabel)
+        y = lut[y]
+    return x.to(device), y.to(device)

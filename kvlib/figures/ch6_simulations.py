@@ -1,0 +1,97 @@
+"""Chapter 6 figures: the paper's Figures 2A, 2B and 3 (A and B)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from kvlib.reproduce import register
+
+CLASS_COLORS = ["tab:red", "tab:blue", "tab:green"]
+
+
+def draw_toy(run, title: str = "") -> plt.Figure:
+    """Initial, trajectory and final keys (top row) and values (bottom row), as in Figure 2."""
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.4), constrained_layout=True)
+    cols = [CLASS_COLORS[c] for c in run.classes.tolist()]
+    for row, (name, traj) in enumerate((("keys", run.keys), ("values (after sigmoid)", run.values))):
+        first, last = traj[0].numpy(), traj[-1].numpy()
+        ax = axes[row, 0]
+        ax.scatter(first[:, 0], first[:, 1], c=cols, s=12)
+        ax.set_title(f"{name}: initial")
+        ax = axes[row, 1]
+        for n in range(traj.shape[1]):
+            ax.plot(traj[:, n, 0].numpy(), traj[:, n, 1].numpy(), color=cols[n], lw=0.5, alpha=0.5)
+        ax.scatter(last[:, 0], last[:, 1], c="0.5", s=8, zorder=3)
+        ax.set_title(f"{name}: trajectory")
+        ax = axes[row, 2]
+        ax.scatter(last[:, 0], last[:, 1], c=cols, s=12)
+        ax.set_title(f"{name}: final")
+        for ax in axes[row]:
+            ax.set_xlabel("dim 1")
+            ax.set_ylabel("dim 2")
+            ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _toy_figure(n_classes: int, device, progress: bool, **settings):
+    from kvlib.toy import train_toy
+    run = train_toy(n_classes, device=device, progress=progress, **settings)
+    fig = draw_toy(run, f"{n_classes} classes: final loss {run.final_loss:.4f}")
+    data = {"loss": run.final_loss, "classes": run.classes, "keys": run.keys[-1],
+            "values": run.values[-1], "settings": {"n_classes": n_classes, **settings}}
+    return fig, data
+
+
+@register("fig2a", "6 Simulations", "Figure 2A: keys vs values, two classes")
+def fig2a(device, progress: bool = True, **settings):
+    return _toy_figure(2, device, progress, **settings)
+
+
+@register("fig2b", "6 Simulations", "Figure 2B: keys vs values, three classes")
+def fig2b(device, progress: bool = True, **settings):
+    return _toy_figure(3, device, progress, **settings)
+
+
+def draw_fig3(task1_acc, task2_acc, betas, task1_vs_beta, paper_betas_max: float = 1.9
+              ) -> plt.Figure:
+    """Figure 3A (accuracy per epoch) and 3B (Task-1 accuracy against beta)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    epochs = list(range(len(task1_acc)))
+    a.plot(epochs, task1_acc, "-o", color="tab:red", label="Task 1 (MNIST)")
+    a.plot(epochs, task2_acc, "-o", color="tab:blue", label="Task 2 (Fashion-MNIST)")
+    a.axvline((len(epochs) - 1) / 2, color="0.6", ls="--", lw=1)
+    a.set_xlabel("training epoch (data switch to Task 2 after epoch 5)")
+    a.set_ylabel("test accuracy (%)")
+    a.set_title("A. Forgetting")
+    a.legend(loc="lower left", bbox_to_anchor=(0.0, 0.15))
+    b.plot(betas, task1_vs_beta, "-o", color="tab:red", ms=4)
+    b.axvspan(min(betas), paper_betas_max, color="0.92", label="range in the paper")
+    b.set_xlabel(r"reactivation strength $\beta$")
+    b.set_ylabel("Task 1 test accuracy (%)")
+    b.set_title("B. Recovery by reactivation")
+    b.legend(loc="lower right")
+    return fig
+
+
+@register("fig3", "6 Simulations", "Figure 3A/3B: forgetting and recovery by reactivation")
+def fig3(device, progress: bool = True, setting: str = "notebook", beta_max: float = 3.0,
+         n_check: int = 128):
+    from kvlib.continual import ContinualConfig, beta_sweep, config_dict, run_continual
+    if not isinstance(beta_max, (int, float)) or beta_max < 1:
+        raise ValueError(f"beta_max: expected a number >= 1, got {beta_max!r}")
+    run = run_continual(ContinualConfig(setting=setting), device=device, progress=progress)
+    betas = [round(1.0 + 0.1 * i, 1) for i in range(int(round((beta_max - 1.0) / 0.1)) + 1)]
+    sweep = beta_sweep(run, betas)
+    # the memory read-out (Eq 11, attention over every stored pair) against the network
+    xq = run.test["task1"][0][:n_check]
+    with torch.no_grad():
+        dual = run.memories["2"](torch.relu(run.memories["0"](xq)))
+        diff = (dual - run.model(xq)).abs().max().item()
+    fig = draw_fig3(run.task1_acc, run.task2_acc, betas, sweep["task1"])
+    data = {"task1_acc": run.task1_acc, "task2_acc": run.task2_acc, "beta": betas,
+            "task1_acc_vs_beta": sweep["task1"], "task2_acc_vs_beta": sweep["task2"],
+            "memory_readout_max_abs_diff": diff, "n_memories_per_layer": run.memories["0"].n_memories,
+            "config": config_dict(run.config)}
+    return fig, data
