@@ -12,13 +12,15 @@ ifneq ($(strip $(KVLIB_DATA)),)
 export KVLIB_DATA := $(abspath $(KVLIB_DATA))
 endif
 
-.PHONY: help venv book test unit nbval notebooks figures gpu-check clean
+.PHONY: help venv book test unit nbval notebooks figures bench gpu-check browser-deps clean
 
 help:
 	@echo "make book      build the HTML book (every notebook executed afresh) into $(BUILD)/html"
 	@echo "make test      unit tests + nbval over every notebook"
 	@echo "make notebooks re-execute the notebooks in place (their outputs are nbval's reference)"
 	@echo "make figures   regenerate every registered figure as PNG + JSON into figures-out/"
+	@echo "make bench     benchmarks + notebook timings -> book/appendix/bench/ (the Benchmarks page)"
+	@echo "make gpu-check execute every notebook on CUDA: time and drift of checked numbers vs CPU"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +54,17 @@ figures: $(STAMP)
 	for f in $$($(PY) -m kvlib list | cut -d' ' -f1); do \
 	  $(PY) -m kvlib reproduce $$f --out figures-out --no-progress || exit 1; \
 	done
+
+# Debian's headless Chromium and its driver, for the browser checks in tests/test_book.py.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+bench: $(STAMP)
+	$(PY) -m kvlib bench --out book/appendix/bench
+
+gpu-check: $(STAMP)
+	$(PY) -m kvlib notebooks --device cuda
 
 clean:
 	rm -rf $(BUILD) figures-out .pytest_cache

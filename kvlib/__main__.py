@@ -17,7 +17,34 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--no-progress", action="store_true", help="hide progress bars")
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a figure setting, e.g. --set paper_setting=text (repeatable)")
+    bp = sub.add_parser("bench", help="benchmark the kernels and every notebook (JSON + Markdown)")
+    bp.add_argument("--out", default="bench-out", help="output folder (default: bench-out)")
+    bp.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    bp.add_argument("--quick", action="store_true", help="smaller shapes, one run per notebook")
+    bp.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
+    npr = sub.add_parser("notebooks", help="execute every notebook on a device: time and result drift")
+    npr.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     args = parser.parse_args(argv)
+
+    if args.cmd == "bench":
+        from kvlib.bench import run_bench
+        rec = run_bench(args.out, device=args.device, quick=args.quick,
+                        notebooks=not args.no_notebooks)
+        print(f"wrote {args.out}/bench.json and {args.out}/bench.md ({rec['device_description']})")
+        return 0
+    if args.cmd == "notebooks":
+        from kvlib.bench import run_notebooks
+        from kvlib.device import get_device
+        try:
+            dev = get_device(args.device)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        rows = run_notebooks(device=dev.type)
+        bad = [r["notebook"] for r in rows if not r["max_abs_diff"] <= 1e-3]
+        if bad:
+            print(f"checked numbers differ from the committed outputs in: {', '.join(bad)}")
+        return 1 if bad else 0
 
     from kvlib.data import DataError
     from kvlib.reproduce import figures, reproduce

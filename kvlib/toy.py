@@ -15,7 +15,7 @@ section describes exactly 100 pairs per class instead: ``balanced=True``.
 
 Whether a key is also trained through its role as a query matters: with the
 query detached (``detach_queries=True``), 5,000 Adam steps at 3e-4 leave the loss
-at chance and the keys barely move; letting gradients flow through the query
+at chance; letting gradients flow through the query
 (the default) gives the paper's picture, classes in opposite quadrants. Chapter 6
 runs both.
 
