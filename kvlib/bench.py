@@ -149,7 +149,10 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
                            else runs[0][k]) for k in runs[0]}
     from kvlib import fastweights
     lens = (256, 1024) if quick else (256, 512, 1024, 2048, 4096)
-    out["fastweights"] = fastweights.benchmark_forms(lens, repeats=repeats, device=device)
+    # one thread on CPU: the forms are sequences of small products, which a second thread
+    # slows down on a busy machine (the comparison is between forms, on equal terms)
+    out["fastweights"] = fastweights.benchmark_forms(
+        lens, repeats=repeats, device=device, threads=1 if device.type == "cpu" else None)
 
     # the dual-form read-out: Eq 11 over every stored pair vs the weight matrix
     from torch import nn

@@ -21,7 +21,16 @@ with a trailing 1 when the layer has a bias.
 Weight decay is exact too, once older memories decay: with decay ``lambda`` each step
 multiplies all earlier memories (and ``W_0``) by ``1 - lr * lambda``. Momentum and
 Adam write something other than ``-lr * grad``; the recorder refuses them unless the
-reader asks for the approximate memory on purpose (Chapter 3 shows the error).
+reader asks for the approximate memory on purpose (Chapter 3 shows the error);
+``decay=False`` in the read-outs gives the naive, undecayed memory for comparison.
+
+Each pair can also carry the index of the training example that wrote it
+(:meth:`MemoryRecorder.set_example_ids`), which lets Chapter 3 ask which training
+examples a test input retrieves (:meth:`LayerMemory.top_examples`), and which task's
+memories supply an output (:meth:`LayerMemory.tag_shares`). The module ends with
+whole-network helpers: :func:`dual_forward` (a ``nn.Sequential`` read entirely from its
+memories), :func:`layer_errors` (the identity, layer by layer) and the runs of Chapter 3
+(:func:`dual_form_identity`, :func:`sequential_tasks`).
 
 Explained in Chapter 3 ("The dual form") and used in Chapter 6 (Figure 3).
 """
@@ -34,7 +43,8 @@ from typing import Iterable, Iterator
 import torch
 from torch import nn
 
-__all__ = ["MemoryRecorder", "LayerMemory", "check_optimizer", "dual_forward", "layer_errors",
+__all__ = ["MemoryRecorder", "LayerMemory", "check_optimizer", "dual_forward", "layer_io",
+           "layer_errors", "retrieval_stats",
            "make_mlp", "train_classifier", "SETTINGS", "identity_errors", "dual_form_identity",
            "concentration", "sequential_tasks"]
 
@@ -207,18 +217,22 @@ class LayerMemory:
         return torch.cat([i.cpu() for i in self.ids])
 
     def example_contributions(self, x: torch.Tensor, n_examples: int | None = None,
-                              decay: bool = True, chunk: int = 8192) -> torch.Tensor:
+                              decay: bool = True) -> torch.Tensor:
         """What each training example's memories add to the output: ``(B, E, d_out)``.
 
         Entry ``[b, e]`` is ``sum_{n of example e} s_n (x_b . k_n) v_n``, the part of Eq 11's sum
         written by example ``e`` (over all the steps it was seen in). Summed over ``e`` and
         added to ``x W0^T``, it gives the layer's output. Needs the example indices
-        (:meth:`MemoryRecorder.set_example_ids`). Explained in Chapter 3, §What the network retrieves.
+        (:meth:`MemoryRecorder.set_example_ids`).
+        Explained in Chapter 3, §What the network retrieves.
         """
         ids = self.example_ids()
         if (ids < 0).any():
             raise ValueError(f"layer {self.name!r}: some memories have no example index (-1); "
                              "call MemoryRecorder.set_example_ids(ids) before every batch")
+        if n_examples is None and not ids.numel():
+            raise ValueError(f"n_examples: layer {self.name!r} has no memories; give the number "
+                             "of training examples explicitly")
         E = int(ids.max()) + 1 if n_examples is None else n_examples
         if ids.numel() and int(ids.max()) >= E:
             raise ValueError(f"n_examples: expected more than the largest example index "
@@ -492,34 +506,47 @@ def dual_forward(model: nn.Module, memories: "MemoryRecorder | dict[str, LayerMe
         return run(model, "", x)
 
 
-def layer_errors(model: nn.Module, memories: "MemoryRecorder | dict[str, LayerMemory]",
-                 x: torch.Tensor, *, decay: bool = True) -> dict[str, float]:
-    """Max absolute difference, per recorded layer, between the trained layer and its memory.
+def layer_io(model: nn.Module, names: Iterable[str], x: torch.Tensor
+             ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Run ``model`` on ``x`` and return each named layer's ``(input, output)``, flattened to 2-D.
 
-    The model runs on ``x``; each recorded ``nn.Linear`` sees its real input ``h`` and its
-    output ``h W^T + b`` is compared with Eq 11 read from the memories on the same ``h``.
-    Explained in Chapter 3, §The identity.
+    Explained in Chapter 3 (a layer's input is the query of its memory).
     """
-    mems = _memories(memories)
     mods = dict(model.named_modules())
-    missing = [n for n in mems if n not in mods]
+    names = list(names)
+    missing = [n for n in names if n not in mods]
     if missing:
-        raise ValueError(f"memories: layers {missing} are not modules of the model")
+        raise ValueError(f"names: layers {missing} are not modules of the model")
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    handles = [mods[n].register_forward_hook(
-        lambda m, i, o, n=n: seen.__setitem__(n, (i[0].detach(), o.detach()))) for n in mems]
+
+    def keep(name):
+        def hook(mod, inputs, output):
+            h, y = inputs[0].detach(), output.detach()
+            seen[name] = (h.reshape(-1, h.shape[-1]), y.reshape(-1, y.shape[-1]))
+        return hook
+
+    handles = [mods[n].register_forward_hook(keep(n)) for n in names]
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    errors = {}
-    for n, mem in mems.items():
-        h, y = seen[n]
-        y_mem = mem.forward(h.reshape(-1, h.shape[-1]), decay=decay)
-        errors[n] = float((y_mem - y.reshape(-1, y.shape[-1])).abs().max())
-    return errors
+    return seen
+
+
+def layer_errors(model: nn.Module, memories: "MemoryRecorder | dict[str, LayerMemory]",
+                 x: torch.Tensor, *, decay: bool = True) -> dict[str, float]:
+    """Max absolute difference, per recorded layer, between the trained layer and its memory.
+
+    The model runs on ``x``; each recorded ``nn.Linear`` sees its real input ``h`` and its
+    output ``h W^T + b`` is compared with Eq 11 read from the memories on the same ``h``.
+    Explained in Chapter 3, §The identity on MNIST.
+    """
+    mems = _memories(memories)
+    io = layer_io(model, mems, x)
+    return {n: float((mem.forward(io[n][0], decay=decay) - io[n][1]).abs().max())
+            for n, mem in mems.items()}
 
 
 def make_mlp(sizes: tuple[int, ...] = (784, 64, 10), bias: bool = True, seed: int = 0,
@@ -583,6 +610,12 @@ def train_classifier(model: nn.Module, optimizer: torch.optim.Optimizer, x: torc
 SETTINGS = ("sgd", "momentum", "adam", "weight_decay", "weight_decay_decayed_memories")
 
 
+def _float64_device(device: str | torch.device) -> torch.device:
+    """Where a float64 computation can run: ``device``, except Apple MPS (no float64) -> CPU."""
+    device = torch.device(device)
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 def _optimizer(setting: str, params, lr: float, weight_decay: float) -> tuple[torch.optim.Optimizer, bool]:
     """The optimiser for ``setting`` and whether it needs ``approximate=True``."""
     if setting == "sgd":
@@ -607,7 +640,8 @@ def identity_errors(setting: str, x: torch.Tensor, y: torch.Tensor, x_test: torc
     they wrote); ``"weight_decay"`` reads the memories without decay; and
     ``"weight_decay_decayed_memories"`` reads the same run with every older memory decayed by
     ``1 - lr * weight_decay`` per step, which is exact again. Returns ``(errors per layer,
-    recorder, model)``. Explained in Chapter 3, §The identity and §Negative controls.
+    recorder, model)``. Explained in Chapter 3, §The identity on MNIST and §Negative controls,
+    and why they fail.
     """
     model = make_mlp(sizes, seed=seed, dtype=x.dtype, device=x.device)
     opt, approx = _optimizer(setting, model.parameters(), lr, weight_decay)
@@ -625,13 +659,15 @@ def dual_form_identity(device: str | torch.device = "cpu", *, n_train: int = 200
                        seed: int = 0, progress: bool = False, keep_sgd_run: bool = False) -> dict:
     """Chapter 3's identity and its controls on MNIST (all ten digits), in float64.
 
+    Runs on ``device`` except Apple MPS, which has no float64 (then on the CPU).
     Returns ``{"max_abs_error_float64": float, "per_layer": {setting: {layer: err}},
     "controls": {setting: max err}, "footprint": str, "nbytes": int, "n_memories": int}``;
     with ``keep_sgd_run=True`` also the plain-SGD ``"model"`` and ``"recorder"`` and the
-    ``"train"``/``"test"`` ``(x, y)`` pairs. Explained in Chapter 3, §The identity.
+    ``"train"``/``"test"`` ``(x, y)`` pairs. Explained in Chapter 3, §The identity on MNIST.
     """
     from kvlib.data import load_classes
     from tqdm.auto import tqdm
+    device = _float64_device(device)           # the identity is checked in float64
     x, y = load_classes("mnist", list(range(10)), train=True, device=device)
     xt, yt = load_classes("mnist", list(range(10)), train=False, device=device)
     # slice first, then float64 (exactly representable: pixels are k/255 either way)
@@ -676,24 +712,65 @@ def concentration(contrib: torch.Tensor, top_fraction: float = 0.01) -> dict[str
             "effective_fraction": total ** 2 / (E * m.pow(2).sum(-1))}
 
 
+def retrieval_stats(memory: LayerMemory, inputs: torch.Tensor, example_labels: torch.Tensor,
+                    query_labels: torch.Tensor, k: int = 10, batch: int = 25,
+                    top_fraction: float = 0.01) -> dict[str, float]:
+    """Does a layer retrieve training examples of the query's own class? And how concentrated?
+
+    For every query (``inputs``: the layer's inputs, ``(B, d_in)``), ranks the training
+    examples by each score of :meth:`LayerMemory.example_scores` and returns the fraction of
+    the top ``k`` that share the query's label (``"same_class_<by>"``), plus the mean
+    :func:`concentration` measures. Works in batches of ``batch`` queries so the
+    ``(B, E, d_out)`` contributions stay small. Explained in Chapter 3, §What the network retrieves.
+    """
+    if inputs.shape[0] != query_labels.shape[0]:
+        raise ValueError(f"query_labels: expected one label per input ({inputs.shape[0]}), "
+                         f"got {query_labels.shape[0]}")
+    E = example_labels.shape[0]
+    example_labels = example_labels.to(inputs.device)
+    sums: dict[str, float] = {}
+    for s in range(0, inputs.shape[0], batch):
+        x, yq = inputs[s:s + batch], query_labels[s:s + batch].to(inputs.device)
+        c = memory.example_contributions(x, n_examples=E)           # (b, E, d_out)
+        with torch.no_grad():
+            y = memory.forward(x)                                   # (b, d_out)
+        scores = {"support": (c * y[:, None, :]).sum(-1) / y.norm(dim=-1, keepdim=True),
+                  "magnitude": c.norm(dim=-1),
+                  "attention": memory.example_scores(x, "attention", n_examples=E)}
+        for by, sc in scores.items():
+            top = sc.topk(k, dim=-1).indices                        # (b, k)
+            hit = (example_labels[top] == yq[:, None]).double().mean(-1).sum()
+            sums[f"same_class_{by}"] = sums.get(f"same_class_{by}", 0.0) + float(hit)
+        for name, v in concentration(c, top_fraction).items():
+            sums[name] = sums.get(name, 0.0) + float(v.sum())
+    return {name: v / inputs.shape[0] for name, v in sums.items()}
+
+
 def sequential_tasks(device: str | torch.device = "cpu", *, hidden: int = 64, epochs: int = 1,
-                     batch_size: int = 64, lr: float = 0.05, seed: int = 0,
-                     progress: bool = False) -> dict:
+                     batch_size: int = 64, lr: float = 0.05, n_per_task: int | None = 6000,
+                     seed: int = 0, progress: bool = False) -> dict:
     """MNIST 0/1 (outputs 0, 1), then Fashion-MNIST T-shirt/trouser (outputs 2, 3), recorded.
 
     A 784-``hidden``-4 ReLU MLP without biases (as in the paper's Figure 3), float64,
-    plain SGD on all weights for ``epochs`` per task, every step's memories tagged
+    plain SGD on all weights for ``epochs`` per task on the first ``n_per_task`` training
+    images of each task (``None``: all of them), every step's memories tagged
     ``"task1"``/``"task2"`` and indexed by training example (task 2's indices follow
-    task 1's). Returns the model, recorder, train/test data, and the accuracies on task 1
+    task 1's; ``"train_x"`` holds the images in that order, in float32 for display).
+    Returns the model, recorder, train/test data, and the accuracies on task 1
     after task 1, after task 2, and read without task 2's memories. Explained in Chapter 3,
     §Nothing was erased (Chapter 6 takes this further).
     """
     from kvlib.data import load_classes
+    device = _float64_device(device)           # exact bookkeeping in float64
     kw = dict(device=device, dtype=torch.float64)
     x1, y1 = load_classes("mnist", [0, 1], train=True, relabel=[0, 1], **kw)
     x2, y2 = load_classes("fashion", [0, 1], train=True, relabel=[2, 3], **kw)
     t1, l1 = load_classes("mnist", [0, 1], train=False, relabel=[0, 1], **kw)
     t2, l2 = load_classes("fashion", [0, 1], train=False, relabel=[2, 3], **kw)
+    if n_per_task is not None:
+        if not isinstance(n_per_task, int) or n_per_task < 1:
+            raise ValueError(f"n_per_task: expected an int >= 1 or None, got {n_per_task!r}")
+        x1, y1, x2, y2 = x1[:n_per_task], y1[:n_per_task], x2[:n_per_task], y2[:n_per_task]
     model = make_mlp((784, hidden, 4), bias=False, seed=seed, dtype=torch.float64, device=device)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     rec = MemoryRecorder(model, opt)
@@ -714,7 +791,7 @@ def sequential_tasks(device: str | torch.device = "cpu", *, hidden: int = 64, ep
     with torch.no_grad():
         after2 = {"task1": acc(model(t1), l1), "task2": acc(model(t2), l2)}
     without2 = dual_forward(model, rec, t1, scale={"task2": 0.0})
-    return {"model": model, "recorder": rec, "train_x": torch.cat([x1, x2]),
+    return {"model": model, "recorder": rec, "train_x": torch.cat([x1.float(), x2.float()]),
             "train_y": torch.cat([y1, y2]), "test": {"task1": (t1, l1), "task2": (t2, l2)},
             "accuracy_after_task1": after1, "accuracy_after_task2": after2,
             "task1_accuracy_without_task2_memories": acc(without2, l1),

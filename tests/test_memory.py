@@ -1,0 +1,180 @@
+"""kvlib.memory: correlation memory (Eqs 1-3), capacity on MNIST, Hopfield networks."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kvlib import memory as M
+from conftest import requires_data, tol
+
+
+# --- correlation matrix memory ------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 12), st.integers(1, 9), st.integers(0, 10**6))
+def test_dual_form_equals_matrix_form(n, d_k, d_v, seed):
+    g = torch.Generator().manual_seed(seed)
+    keys = torch.randn(n, d_k, generator=g, dtype=torch.float64)
+    vals = torch.randn(n, d_v, generator=g, dtype=torch.float64)
+    rate = torch.rand(n, generator=g, dtype=torch.float64)
+    q = torch.randn(5, d_k, generator=g, dtype=torch.float64)
+    mem = M.CorrelationMemory(d_k, d_v, dtype=torch.float64)
+    mem.write(keys[: n // 2], vals[: n // 2], rate[: n // 2])            # two writes: Eq 1 accumulates
+    mem.write(keys[n // 2:], vals[n // 2:], rate[n // 2:])
+    torch.testing.assert_close(mem.read(q), mem.read_dual(q), atol=tol(torch.float64), rtol=0)
+    # and both equal the explicit sum over stored pairs, Σ (q·kₙ) ηₙ vₙ (Eq 3)
+    explicit = ((q @ keys.T) * rate) @ vals
+    torch.testing.assert_close(mem.read(q), explicit, atol=tol(torch.float64), rtol=0)
+    assert len(mem) == n
+
+
+def test_orthonormal_keys_give_perfect_heteroassociation():
+    keys = torch.eye(6, dtype=torch.float64)[:4]
+    vals = torch.randn(4, 3, dtype=torch.float64)
+    mem = M.CorrelationMemory(6, 3, dtype=torch.float64)
+    mem.write(keys, vals)
+    torch.testing.assert_close(mem.read(keys), vals)
+
+
+def test_correlation_memory_errors():
+    mem = M.CorrelationMemory(4, 2)
+    with pytest.raises(ValueError, match=r"keys: expected shape \(N, 4\)"):
+        mem.write(torch.zeros(3, 5), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"values: expected 3 rows"):
+        mem.write(torch.zeros(3, 4), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"keys: expected dtype torch.float32"):
+        mem.write(torch.zeros(3, 4, dtype=torch.float64), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"rate: expected a number or a tensor of shape \(3,\)"):
+        mem.write(torch.zeros(3, 4), torch.zeros(3, 2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"d_k: expected a positive integer"):
+        M.CorrelationMemory(0, 2)
+
+
+# --- corruption and capacity --------------------------------------------------------------
+
+def test_corrupt():
+    x = torch.rand(5, 784)
+    masked = M.corrupt(x, "mask", 0.5)
+    assert torch.equal(masked[:, :392], x[:, :392]) and (masked[:, 392:] == 0).all()
+    assert torch.equal(M.corrupt(x, "mask", 0.0), x)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    n1, n2 = M.corrupt(x, "noise", 0.5, generator=g1), M.corrupt(x, "noise", 0.5, generator=g2)
+    assert torch.equal(n1, n2)
+    assert abs(float((n1 - x).std()) - 0.5) < 0.02
+    with pytest.raises(ValueError, match=r"kind: expected one of noise, mask, got 'blur'"):
+        M.corrupt(x, "blur")
+    with pytest.raises(ValueError, match=r"level: expected a masked fraction in \[0, 1\], got 1.5"):
+        M.corrupt(x, "mask", 1.5)
+
+
+def test_capacity_curve_equals_direct_retrieval():
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.rand(60, 30, generator=g)
+    sizes = [10, 60]
+    curve = M.capacity_curve(imgs, sizes, similarity="cosine", separation="softmax", beta=30.0,
+                             corruption="noise", level=0.3, tolerance=0.5)
+    q = M.corrupt(imgs, "noise", 0.3, generator=torch.Generator().manual_seed(0))
+    direct = [M.retrieval_accuracy(imgs[:n], q[:n], "cosine", "softmax", beta=30.0, tolerance=0.5)
+              for n in sizes]
+    assert curve == direct
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return M.mnist_memories(300)
+
+
+@requires_data
+@pytest.mark.parametrize("seed", [0, 1])
+def test_similarity_ordering_on_mnist(mnist, seed):
+    def acc(sim, query, level):
+        return M.capacity_curve(mnist, [300], similarity=sim, separation="max", corruption=query,
+                                level=level, tolerance=5.0, seed=seed)[0]
+    noise = {s: acc(s, "noise", 1.5) for s in ("dot", "cosine", "euclidean", "manhattan")}
+    # Gaussian noise: the distances and the cosine beat the raw dot product by a wide margin.
+    assert min(noise["cosine"], noise["euclidean"], noise["manhattan"]) > noise["dot"] + 0.15
+    assert noise["euclidean"] > noise["manhattan"]
+    # Half-masked queries: cosine > Manhattan > Euclidean (zeros look like missing ink to a distance).
+    masked = {s: acc(s, "mask", 0.5) for s in ("cosine", "euclidean", "manhattan")}
+    assert masked["cosine"] > masked["manhattan"] > masked["euclidean"]
+
+
+@requires_data
+def test_separation_ordering_on_mnist(mnist):
+    def acc(sep, beta=1.0, **p):
+        return M.capacity_curve(mnist, [300], similarity="cosine", separation=sep, beta=beta,
+                                corruption="noise", level=1.5, tolerance=5.0, **p)[0]
+    ident, p2, p10, p50, mx = acc("identity"), acc("polynomial", degree=2), acc("polynomial", degree=10), \
+        acc("polynomial", degree=50), acc("max")
+    assert ident <= p2 < p10 < p50 <= mx + 0.02
+    assert acc("softmax", beta=50.0) < acc("softmax", beta=500.0) <= mx + 0.02
+    assert mx > 0.7 and ident < 0.05
+
+
+@requires_data
+def test_softmax_beats_max_in_error_under_heavy_noise(mnist):
+    betas = [0.05, 0.1, 0.2, 0.4, 1.0, 3.0]
+    res = M.noise_tradeoff(mnist[:200], [1.5, 2.5], betas, tolerance=5.0)
+    for i, sigma in enumerate(res["noise_levels"]):
+        mse = res["mse_softmax"][i]
+        best = min(range(len(betas)), key=mse.__getitem__)
+        assert mse[best] < 0.9 * res["mse_max"][i]                      # finite β: lower error
+        assert 0.3 < betas[best] * 2 * sigma ** 2 < 3.0                 # near the Bayes β = 1/(2σ²)
+        assert res["acc_max"][i] >= max(res["acc_softmax"][i]) - 0.02   # max: most exact retrievals
+
+
+# --- Hopfield networks --------------------------------------------------------------------
+
+def test_hebbian_weights():
+    x = M.random_patterns(3, 10, generator=torch.Generator().manual_seed(0))
+    w = M.hopfield_weights(x)
+    assert torch.equal(torch.diagonal(w), torch.zeros(10))
+    torch.testing.assert_close(w, w.T)
+    want = sum(torch.outer(p, p) for p in x) / 10
+    want.fill_diagonal_(0)
+    torch.testing.assert_close(w, want)
+
+
+def test_modern_hopfield_step_is_softmax_attention():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 16, generator=g, dtype=torch.float64)
+    xi = torch.randn(4, 16, generator=g, dtype=torch.float64)
+    want = torch.softmax(0.7 * xi @ x.T, dim=-1) @ x
+    torch.testing.assert_close(M.modern_hopfield(x, xi, beta=0.7), want, atol=1e-12, rtol=0)
+    two = M.modern_hopfield(x, xi, beta=0.7, steps=2)
+    torch.testing.assert_close(two, torch.softmax(0.7 * want @ x.T, dim=-1) @ x, atol=1e-12, rtol=0)
+
+
+def test_stored_patterns_are_fixed_points_at_low_load():
+    x = M.random_patterns(5, 200, generator=torch.Generator().manual_seed(0))
+    for update in ("sync", "async"):
+        assert torch.equal(M.classical_hopfield(x, x, update=update), x)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hopfield_cliff_near_0138(seed):
+    res = M.hopfield_capacity(300, [0.05, 0.1, 0.25, 1.0], seeds=1, n_probes=40) if seed == 0 else \
+        M.hopfield_capacity(300, [0.05, 0.1, 0.25, 1.0], seeds=2, n_probes=30, flip=0.05)
+    c, m = res["overlap_classical"], res["overlap_modern"]
+    assert c[0] > 0.97 and c[1] > 0.95                     # below the cliff: recall
+    assert c[2] < 0.6 and c[3] < 0.4                       # above it: collapse
+    assert min(m) > 0.99                                   # modern Hopfield: no cliff here
+
+
+def test_sync_and_async_dynamics_give_similar_overlaps():
+    loads = [0.05, 0.3]
+    s = M.hopfield_capacity(120, loads, n_probes=10, update="sync")["overlap_classical"]
+    a = M.hopfield_capacity(120, loads, n_probes=10, update="async")["overlap_classical"]
+    assert abs(s[0] - a[0]) < 0.02 and s[0] > 0.97
+    assert s[1] < 0.7 and a[1] < 0.7
+
+
+def test_hopfield_batch_equals_single_networks():
+    g = torch.Generator().manual_seed(0)
+    pats = torch.stack([M.random_patterns(15, 64, generator=g) for _ in range(3)])    # (3, 15, 64)
+    probes = torch.where(torch.rand(3, 6, 64, generator=g) < 0.1, -pats[:, :6], pats[:, :6])
+    both = M.classical_hopfield(pats, probes, update="sync")
+    for i in range(3):
+        assert torch.equal(both[i], M.classical_hopfield(pats[i], probes[i], update="sync"))
