@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["BUDGETS", "toc_notebooks", "checked_numbers", "execute_notebook", "run_notebooks",
+__all__ = ["BUDGETS", "toc_files", "toc_notebooks", "checked_numbers", "execute_notebook", "run_notebooks",
            "bench_kernels", "run_bench", "to_markdown"]
 
 #: The budgets the benchmark reports against (issue: the book on 2 CPU cores).
@@ -41,8 +41,8 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def toc_notebooks(root: str | Path | None = None) -> list[Path]:
-    """Every ``.ipynb`` listed in ``_toc.yml``, in book order."""
+def toc_files(root: str | Path | None = None) -> list[str]:
+    """Every page listed in ``_toc.yml`` (the root page first), as paths without suffix."""
     import yaml
 
     root = Path(root) if root is not None else project_root()
@@ -58,8 +58,14 @@ def toc_notebooks(root: str | Path | None = None) -> list[Path]:
         elif isinstance(node, list):
             for v in node:
                 walk(v)
-    walk(toc)
-    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return [toc["root"]] + files
+
+
+def toc_notebooks(root: str | Path | None = None) -> list[Path]:
+    """Every ``.ipynb`` listed in ``_toc.yml``, in book order."""
+    root = Path(root) if root is not None else project_root()
+    return [root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
 
 
 def checked_numbers(nb: dict) -> list[float]:

@@ -30,7 +30,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from kvlib.dualform import LayerMemory, MemoryRecorder
+from kvlib.dualform import LayerMemory, MemoryRecorder, train_classifier
 
 __all__ = ["ContinualConfig", "ContinualRun", "SETTINGS", "make_model", "run_continual",
            "accuracy", "reactivated_weights", "beta_sweep", "fraction_sweep",
@@ -126,20 +126,13 @@ def run_continual(config: ContinualConfig | None = None, device: str | torch.dev
     model = make_model(cfg.hidden, cfg.seed).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     rec = MemoryRecorder(model, opt)
-    g = torch.Generator().manual_seed(cfg.seed)
     acc1, acc2 = [accuracy(model, *t1[1])], [accuracy(model, *t2[1])]
-    total = 2 * cfg.epochs_per_task
-    bar = tqdm(total=total, disable=not progress, desc="epochs")
-    for tag, (x, y) in (("task1", t1[0]), ("task2", t2[0])):
+    bar = tqdm(total=2 * cfg.epochs_per_task, disable=not progress, desc="epochs")
+    for task, (tag, (x, y)) in enumerate((("task1", t1[0]), ("task2", t2[0]))):
         with rec.phase(tag):
-            for _ in range(cfg.epochs_per_task):
-                order = torch.randperm(len(x), generator=g).to(dev) if cfg.shuffle else None
-                for i in range(0, len(x), cfg.batch_size):      # one SGD step per batch
-                    idx = slice(i, i + cfg.batch_size) if order is None else order[i:i + cfg.batch_size]
-                    loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
+            for epoch in range(cfg.epochs_per_task):
+                train_classifier(model, opt, x, y, epochs=1, batch_size=cfg.batch_size,
+                                 shuffle=cfg.shuffle, seed=cfg.seed + 100 * task + epoch)
                 acc1.append(accuracy(model, *t1[1]))
                 acc2.append(accuracy(model, *t2[1]))
                 bar.update()

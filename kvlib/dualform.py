@@ -570,12 +570,14 @@ def make_mlp(sizes: tuple[int, ...] = (784, 64, 10), bias: bool = True, seed: in
 def train_classifier(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                      y: torch.Tensor, *, epochs: int = 1, steps: int | None = None,
                      batch_size: int = 32, recorder: "MemoryRecorder | None" = None,
-                     id_offset: int = 0, seed: int = 0, progress: bool = False) -> list[float]:
+                     id_offset: int = 0, seed: int = 0, shuffle: bool = True,
+                     progress: bool = False) -> list[float]:
     """Minibatch training with cross-entropy; with a ``recorder``, each batch's example indices
     (``id_offset`` + row of ``x``) are recorded with its memories. Returns the loss per step.
 
     Stops after ``epochs`` passes or ``steps`` steps, whichever comes first. Shuffling uses a
-    CPU generator seeded with ``seed``. Explained in Chapter 3.
+    CPU generator seeded with ``seed``; ``shuffle=False`` takes the rows in order, as the
+    paper's published Figure 3 notebook does. Explained in Chapter 3; used in Chapter 6.
     """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x, y: expected the same number of rows, got {x.shape[0]} and {y.shape[0]}")
@@ -588,7 +590,7 @@ def train_classifier(model: nn.Module, optimizer: torch.optim.Optimizer, x: torc
     losses: list[float] = []
     bar = tqdm(total=total, disable=not progress, desc="training", leave=False)
     while len(losses) < total:
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
         for s in range(0, n, batch_size):
             if len(losses) >= total:
                 break

@@ -14,26 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kvlib.bench import toc_notebooks
+from kvlib.bench import toc_files, toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                out.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +35,7 @@ def html(tmp_path_factory) -> Path:
 
 
 def test_every_toc_page_exists(html):
-    for f in toc_files():
+    for f in toc_files(ROOT):
         assert (html / f"{f}.html").exists(), f"{f} missing from the HTML book"
 
 
