@@ -200,13 +200,31 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
     return out
 
 
+def device_name(device: torch.device) -> str:
+    """The hardware a benchmark ran on, e.g. 'NVIDIA H100 80GB HBM3' or 'CPU: <model>, 2 cores'."""
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        import platform
+        model = platform.processor()
+    return f"CPU: {model or 'unknown model'}, {os.cpu_count()} cores"
+
+
 def run_bench(out: str | Path = "bench-out", device: str | None = None, quick: bool = False,
               notebooks: bool = True, repeats: int = 3) -> dict:
     """Run everything, write ``bench.json`` and ``bench.md`` into ``out``; return the record."""
-    from kvlib.device import describe_device, get_device
+    from kvlib.device import get_device
     dev = get_device(device)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    rec = {"device": str(dev), "device_description": describe_device(dev),
+    rec = {"device": str(dev), "device_description": device_name(dev),
            "threads": torch.get_num_threads(), "torch": torch.__version__,
            "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "budgets": BUDGETS,
            "kernels": bench_kernels(dev, repeats=repeats, quick=quick)}

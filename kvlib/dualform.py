@@ -597,8 +597,12 @@ def train_classifier(model: nn.Module, optimizer: torch.optim.Optimizer, x: torc
             idx = perm[s:s + batch_size]
             if recorder is not None:
                 recorder.set_example_ids(idx + id_offset)
-            dev_idx = idx.to(x.device)
-            loss = nn.functional.cross_entropy(model(x[dev_idx]), y[dev_idx])
+            if shuffle:
+                dev_idx = idx.to(x.device)
+                xb, yb = x[dev_idx], y[dev_idx]
+            else:              # a slice is a view: recorded keys then share the data's storage
+                xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+            loss = nn.functional.cross_entropy(model(xb), yb)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
