@@ -295,14 +295,19 @@ SIMILARITIES: dict[str, Similarity] = {
 }
 
 
+def _lookup(arg: str, registry: dict, value, signature: str):
+    """``registry[value]`` for a known name, ``value`` itself if callable, else a clear error."""
+    if callable(value):
+        return value
+    if isinstance(value, str) and value in registry:
+        return registry[value]
+    raise ValueError(f"{arg}: expected one of {', '.join(registry)} or a callable {signature}, "
+                     f"got {value!r}")
+
+
 def get_similarity(similarity: str | Similarity) -> Similarity:
     """A similarity by name (see :data:`SIMILARITIES`) or a callable passed through."""
-    if callable(similarity):
-        return similarity
-    if isinstance(similarity, str) and similarity in SIMILARITIES:
-        return SIMILARITIES[similarity]
-    raise ValueError(f"similarity: expected one of {', '.join(SIMILARITIES)} or a callable "
-                     f"S(queries, keys), got {similarity!r}")
+    return _lookup("similarity", SIMILARITIES, similarity, "S(queries, keys)")
 
 
 # ---------------------------------------------------------------------------
@@ -392,12 +397,7 @@ SEPARATIONS: dict[str, Separation] = {
 
 def get_separation(separation: str | Separation) -> Separation:
     """A separation by name (see :data:`SEPARATIONS`) or a callable passed through."""
-    if callable(separation):
-        return separation
-    if isinstance(separation, str) and separation in SEPARATIONS:
-        return SEPARATIONS[separation]
-    raise ValueError(f"separation: expected one of {', '.join(SEPARATIONS)} or a callable "
-                     f"σ(scores), got {separation!r}")
+    return _lookup("separation", SEPARATIONS, separation, "σ(scores)")
 
 
 def _accepted(func: Callable) -> set[str]:
