@@ -68,10 +68,15 @@ def _check_rows(queries: torch.Tensor, keys: torch.Tensor) -> None:
     if queries.shape[1] != keys.shape[1]:
         raise ValueError(f"keys: expected dimension d = {queries.shape[1]} (the queries' last axis), "
                          f"got keys of shape {tuple(keys.shape)}")
-    if queries.dtype != keys.dtype:
-        raise ValueError(f"keys: expected dtype {queries.dtype} (the queries' dtype), got {keys.dtype}")
-    if queries.device != keys.device:
-        raise ValueError(f"keys: expected device {queries.device} (the queries' device), got {keys.device}")
+    _check_same("keys", keys, "queries", queries)
+
+
+def _check_same(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> None:
+    """``x`` must share ``ref``'s dtype and device."""
+    if x.dtype != ref.dtype:
+        raise ValueError(f"{name}: expected dtype {ref.dtype} (the {ref_name}' dtype), got {x.dtype}")
+    if x.device != ref.device:
+        raise ValueError(f"{name}: expected device {ref.device} (the {ref_name}' device), got {x.device}")
 
 
 def _check_positive(name: str, value: object, integer: bool = False) -> None:
@@ -504,10 +509,7 @@ def retrieve(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
     if values.ndim != 2 or values.shape[0] != keys.shape[0]:
         raise ValueError(f"values: expected shape (N, d_v) with N = {keys.shape[0]} (one per key), "
                          f"got {tuple(values.shape)}")
-    if values.dtype != keys.dtype:
-        raise ValueError(f"values: expected dtype {keys.dtype} (the keys' dtype), got {values.dtype}")
-    if values.device != keys.device:
-        raise ValueError(f"values: expected device {keys.device} (the keys' device), got {values.device}")
+    _check_same("values", values, "keys", keys)
     _check_beta(beta)
     sim = get_similarity(similarity)
     get_separation(separation)
