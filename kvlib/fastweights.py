@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from kvlib.device import cpu_threads
 from kvlib.kernels import _check_float, _check_positive, retrieve
 
 __all__ = ["RULES", "FORMS", "recurrent", "parallel", "chunked", "fast_weights", "sum_normalize",
@@ -234,14 +235,9 @@ def benchmark_forms(seq_lens: Sequence[int] = (256, 512, 1024, 2048, 4096), *, d
         raise ValueError(f"rule: expected one of {', '.join(RULES)}, got {rule!r}")
     if threads is not None:
         _check_positive("threads", threads, integer=True)
-    before = torch.get_num_threads()
-    if threads is not None and device.type == "cpu":
-        torch.set_num_threads(int(threads))
-    try:
+    with cpu_threads(int(threads) if threads is not None and device.type == "cpu" else None):
         res = _benchmark_forms(seq_lens, d_k, d_v, rule, chunk_size, repeats, device, seed)
-    finally:
-        torch.set_num_threads(before)
-    res["threads"] = int(threads) if threads is not None and device.type == "cpu" else before
+        res["threads"] = torch.get_num_threads()
     return res
 
 

@@ -28,7 +28,6 @@ Explained in Chapter 5, "Evidence from psychology and neuroscience".
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+
+from kvlib.device import cpu_threads
 
 __all__ = [
     "attention", "retrieve", "sample_retrieval",
@@ -101,26 +102,11 @@ def _gumbel(shape: Sequence[int], gen: torch.Generator, device) -> Tensor:
     return -torch.log(-torch.log(u))
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run with one CPU thread, restoring the caller's setting on exit.
-
-    These simulations are many small tensor operations; on a busy CPU, extra threads cost
-    more in start-up and waiting than they save (measured: 10-25x slower on 2 shared cores).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _single_threaded(func):
-    """Decorator: run ``func`` under :func:`_one_thread` (GPU work is unaffected)."""
+    """Decorator: run ``func`` on one CPU thread (:func:`kvlib.device.cpu_threads`)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with _one_thread():
+        with cpu_threads(1):
             return func(*args, **kwargs)
     return wrapper
 

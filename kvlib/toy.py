@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
+from kvlib.device import cpu_threads
+
 __all__ = ["CLASS_FEATURES", "ToyRun", "init_pairs", "toy_readout", "train_toy"]
 
 #: Class feature vectors: the published notebooks' order (the text swaps classes 0 and 1).
@@ -125,29 +127,18 @@ def train_toy(n_classes: int = 2, n_pairs: int | None = None, steps: int | None 
     snap_k, snap_v, snap_s = [keys0.clone()], [torch.sigmoid(values0)], [0]
     losses = torch.empty(steps)
     from tqdm.auto import tqdm
-    # Tensors of a few hundred numbers: one thread is fastest, and several threads on a busy
-    # machine are much slower. The setting is restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _optimise(keys, values, target, opt, steps, every, scale, detach_queries, losses,
-                  snap_k, snap_v, snap_s, progress, n_classes)
-    finally:
-        torch.set_num_threads(threads)
+    # Tensors of a few hundred numbers: one thread is fastest (the setting is restored).
+    with cpu_threads(1):
+        for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{n_classes} classes"):
+            loss = torch.nn.functional.mse_loss(
+                toy_readout(keys, values, scale=scale, detach_queries=detach_queries), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[step - 1] = loss.detach()
+            if step % every == 0 or step == steps:
+                snap_k.append(keys.detach().cpu().clone())
+                snap_v.append(torch.sigmoid(values.detach()).cpu())
+                snap_s.append(step)
     return ToyRun(torch.stack(snap_k), torch.stack(snap_v), torch.tensor(snap_s), losses,
                   classes, n_classes)
-
-
-def _optimise(keys, values, target, opt, steps, every, scale, detach_queries, losses,
-              snap_k, snap_v, snap_s, progress, n_classes) -> None:
-    from tqdm.auto import tqdm
-    for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{n_classes} classes"):
-        loss = torch.nn.functional.mse_loss(toy_readout(keys, values, scale=scale, detach_queries=detach_queries), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses[step - 1] = loss.detach()
-        if step % every == 0 or step == steps:
-            snap_k.append(keys.detach().cpu().clone())
-            snap_v.append(torch.sigmoid(values.detach()).cpu())
-            snap_s.append(step)

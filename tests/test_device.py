@@ -41,3 +41,14 @@ def test_seeding_reproduces_draws():
     assert torch.equal(torch.rand(2, generator=g), torch.rand(2, generator=torch.Generator().manual_seed(3)))
     with pytest.raises(ValueError, match="seed"):
         seed_everything(-1)
+
+
+def test_cpu_threads_restores_the_setting():
+    from kvlib.device import cpu_threads
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n: expected"):
+        with cpu_threads(0):
+            pass
