@@ -31,9 +31,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+# KVLIB_PROGRESS=0: progress bars show in live sessions only, never in the HTML or committed outputs.
 book: $(STAMP)
 	rm -rf $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/jupyter_execute
-	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	KVLIB_PROGRESS=0 $(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -47,7 +48,7 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	  KVLIB_PROGRESS=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=900 "$$nb" || exit 1; \
 	done
 

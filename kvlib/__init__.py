@@ -9,5 +9,5 @@ no matplotlib settings, no downloads. Modules are imported on demand::
     from kvlib import kernels, dualform
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["__version__"]

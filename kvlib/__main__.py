@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     bp.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
     bp.add_argument("--quick", action="store_true", help="smaller shapes, one run per notebook")
     bp.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
+    rpp = sub.add_parser("reproductions", help="compute every comparison with a source (JSON + Markdown)")
+    rpp.add_argument("--out", default="reproductions-out", help="output folder (default: reproductions-out)")
+    rpp.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
+    rpp.add_argument("--chapter", type=int, default=None, help="only this chapter's rows (1-6)")
+    rpp.add_argument("--only", action="append", default=None, metavar="KEY",
+                     help="only this row (repeatable; see the Reproductions page for keys)")
+    rpp.add_argument("--no-progress", action="store_true", help="hide progress bars")
     npr = sub.add_parser("notebooks", help="execute every notebook on a device: time and result drift")
     npr.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     args = parser.parse_args(argv)
@@ -47,6 +54,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if bad else 0
 
     from kvlib.data import DataError
+    if args.cmd == "reproductions":
+        from kvlib import reproductions
+        try:
+            results = reproductions.run(keys=args.only, chapter=args.chapter, device=args.device,
+                                        progress=not args.no_progress)
+            js, md = reproductions.write(results, args.out)
+        except (ValueError, TypeError, DataError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        n_ok = sum(r.verdict == "reproduced" for r in results)
+        print(f"wrote {js} and {md}: {n_ok} of {len(results)} rows reproduced")
+        return 0
     from kvlib.reproduce import figures, reproduce
     if args.cmd == "list":
         for name, fig in figures().items():

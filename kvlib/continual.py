@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from kvlib.dualform import LayerMemory, MemoryRecorder, train_classifier
+from kvlib.device import progress as progress_bar
 
 __all__ = ["ContinualConfig", "ContinualRun", "SETTINGS", "make_model", "run_continual",
            "accuracy", "reactivated_weights", "beta_sweep", "fraction_sweep",
@@ -114,7 +115,6 @@ def accuracy(model_or_weights, x: torch.Tensor, y: torch.Tensor) -> float:
 def run_continual(config: ContinualConfig | None = None, device: str | torch.device = "cpu",
                   progress: bool = False, data_root: str | None = None) -> ContinualRun:
     """Train Task 1 then Task 2, recording every key-value memory; return curves and memories."""
-    from tqdm.auto import tqdm
     from kvlib.data import load_classes
 
     cfg = config or ContinualConfig()
@@ -127,7 +127,7 @@ def run_continual(config: ContinualConfig | None = None, device: str | torch.dev
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     rec = MemoryRecorder(model, opt)
     acc1, acc2 = [accuracy(model, *t1[1])], [accuracy(model, *t2[1])]
-    bar = tqdm(total=2 * cfg.epochs_per_task, disable=not progress, desc="epochs")
+    bar = progress_bar(total=2 * cfg.epochs_per_task, enabled=progress, desc="epochs")
     for task, (tag, (x, y)) in enumerate((("task1", t1[0]), ("task2", t2[0]))):
         with rec.phase(tag):
             for epoch in range(cfg.epochs_per_task):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "describe_device", "cpu_threads"]
+__all__ = ["get_device", "seed_everything", "describe_device", "cpu_threads", "progress"]
 
 _KNOWN = ("cpu", "cuda", "mps")
 
@@ -112,3 +112,17 @@ def cpu_threads(n: int | None = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any):
+    """A progress bar (``tqdm.auto``) over ``iterable``, shown only where someone is watching.
+
+    Hidden when ``enabled`` is false or the environment variable ``KVLIB_PROGRESS`` is
+    ``0`` (``make book`` sets it, so the HTML book shows no finished bars); otherwise a
+    notebook widget in Jupyter, Colab and Binder, and a text bar on the command line.
+    Bars vanish when done unless ``leave=True``.
+    """
+    from tqdm.auto import tqdm
+    off = os.environ.get("KVLIB_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, disable=(not enabled) or off, **kwargs)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import torch
+from kvlib.device import progress as progress_bar
 from torch import nn
 
 __all__ = ["MemoryRecorder", "LayerMemory", "check_optimizer", "dual_forward", "layer_io",
@@ -586,9 +587,8 @@ def train_classifier(model: nn.Module, optimizer: torch.optim.Optimizer, x: torc
     g = torch.Generator().manual_seed(seed)
     n = x.shape[0]
     total = epochs * (-(-n // batch_size)) if steps is None else min(steps, epochs * (-(-n // batch_size)))
-    from tqdm.auto import tqdm
     losses: list[float] = []
-    bar = tqdm(total=total, disable=not progress, desc="training", leave=False)
+    bar = progress_bar(total=total, enabled=progress, desc="training")
     while len(losses) < total:
         perm = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
         for s in range(0, n, batch_size):
@@ -672,14 +672,13 @@ def dual_form_identity(device: str | torch.device = "cpu", *, n_train: int = 200
     ``"train"``/``"test"`` ``(x, y)`` pairs. Explained in Chapter 3, §The identity on MNIST.
     """
     from kvlib.data import load_classes
-    from tqdm.auto import tqdm
     device = _float64_device(device)           # the identity is checked in float64
     x, y = load_classes("mnist", list(range(10)), train=True, device=device)
     xt, yt = load_classes("mnist", list(range(10)), train=False, device=device)
     # slice first, then float64 (exactly representable: pixels are k/255 either way)
     x, y, xt, yt = x[:n_train].double(), y[:n_train], xt[:n_test].double(), yt[:n_test]
     per_layer, out = {}, {}
-    for setting in tqdm(SETTINGS, disable=not progress, desc="optimisers", leave=False):
+    for setting in progress_bar(SETTINGS, enabled=progress, desc="optimisers"):
         errs, rec, model = identity_errors(setting, x, y, xt, sizes=(784, hidden, 10), steps=steps,
                                            batch_size=batch_size, lr=lr,
                                            weight_decay=weight_decay, seed=seed)

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import torch
 
+from kvlib.device import progress as progress_bar
 from kvlib.kernels import (Separation, Similarity, _accepted, _check_float, _check_positive,
                            euclidean, get_similarity, retrieve, separate, softmax)
 
@@ -29,10 +30,7 @@ __all__ = ["CorrelationMemory", "CORRUPTIONS", "mnist_memories", "nearest_other"
 
 
 def _progress(iterable, progress: bool, desc: str, total: int | None = None):
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, total=total, leave=False)
+    return progress_bar(iterable, enabled=progress, desc=desc, total=total)
 
 
 # ---------------------------------------------------------------------------

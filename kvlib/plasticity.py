@@ -29,6 +29,7 @@ import math
 from typing import Sequence
 
 import torch
+from kvlib.device import progress as progress_bar
 
 __all__ = [
     "LOCAL_FACTORS", "SlotMemory", "random_items", "partial_cue", "bit_accuracy",
@@ -342,10 +343,9 @@ def capacity_vs_size(dims: Sequence[int] = (20, 40, 80, 160),
     Each curve is computed up to 1.5 × the slot count + 10 items (slot memories) or 0.2·d + 10
     (Hopfield), and extended if the accuracy has not yet dropped below ``threshold``. Explained in Chapter 4, §Three-factor learning.
     """
-    from tqdm.auto import tqdm
     out: dict[str, list[int]] = {m: [] for m in models}
     jobs = [(m, d) for m in models for d in dims]
-    for m, d in tqdm(jobs, desc="capacity", disable=not progress):
+    for m, d in progress_bar(jobs, desc="capacity", enabled=progress):
         n_max = int(0.2 * d) + 10 if m == "hopfield" else int(1.5 * max(1, d // 2)) + 10
         while True:                                            # extend the curve until it fails
             curve = accuracy_curve(m, d, n_max, fraction_zeroed=fraction_zeroed, p_random=p_random,

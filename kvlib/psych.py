@@ -35,9 +35,8 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
-
 from kvlib.device import cpu_threads
+from kvlib.device import progress as progress_bar
 
 __all__ = [
     "attention", "retrieve", "sample_retrieval",
@@ -682,7 +681,7 @@ def repulsion(steps: int = 300, pairs: int = 4, participants: int = 24, d: int =
     trace = {"step": [], "pairmate": [], "other": []}
     phases = [("learn", steps, eye), ("release", release_steps, same_pair.float())]
     t = 0
-    bar = tqdm(total=steps + release_steps, desc="training keys", disable=not progress, leave=False)
+    bar = progress_bar(total=steps + release_steps, desc="training keys", enabled=progress)
     for phase, n_steps, target in phases:
         for _ in range(n_steps):                                 # gradient descent: the loop is the point
             if t % record_every == 0:

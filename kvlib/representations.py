@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from kvlib.device import progress as progress_bar
 
 __all__ = [
     "SCAFFOLDS", "KeyMaps", "make_keymaps", "thumbnail_matrix", "attend",
@@ -285,8 +286,7 @@ def train_learned_keys(maps: KeyMaps, images: torch.Tensor, table: torch.Tensor,
     opt = torch.optim.Adam(maps.parameters(), lr=lr)
     target = torch.arange(n_items, device=images.device).repeat(n_episodes)   # (B*N,)
     losses = []
-    from tqdm.auto import trange
-    for _ in trange(steps, disable=not progress, desc="learning keys", leave=False):
+    for _ in progress_bar(range(steps), enabled=progress, desc="learning keys"):
         ep = make_episodes(images, table, n_episodes, n_items, True, keep, noise, g)
         S, _ = attend(maps.queries(ep.cues), maps.keys(ep.x))                 # (B, N, N)
         loss = F.cross_entropy(S.reshape(-1, n_items), target)

@@ -52,6 +52,7 @@ from typing import Sequence
 import torch
 
 from kvlib.plasticity import _check_pm1, hopfield_recall
+from kvlib.device import progress as progress_bar
 
 __all__ = [
     "grid_codebook", "khot_codebook", "module_wta", "top_k", "Scaffold", "vector_hash", "mesh",
@@ -299,11 +300,10 @@ def stable_state_sweep(n_hippocampal: Sequence[int] = (25, 50, 75, 100, 150, 200
     matched label cells, K and number of states), "total_states"}``.
     Explained in Chapter 4, §Scaffold memories.
     """
-    from tqdm.auto import tqdm
     ps = _check_periods(periods)
     n_states = math.prod(ps) ** 2
     vh, me = [], []
-    for n_h in tqdm(list(n_hippocampal), desc="N_h", disable=not progress):
+    for n_h in progress_bar(list(n_hippocampal), desc="N_h", enabled=progress):
         _check_pos_int("n_hippocampal", n_h)
         vh.append(sum(stable_state_count(vector_hash(n_h, ps, generator=torch.Generator().manual_seed(s),
                                                      device=device)) for s in seeds) / len(seeds))
@@ -471,8 +471,6 @@ def capacity_sweep(n_patterns: Sequence[int], n_hippocampal: int = 400, n_sensor
     the first k bits of one recalled pattern came back right (``"examples"``).
     Explained in Chapter 4, §Scaffold memories.
     """
-    from tqdm.auto import tqdm
-
     Ps = sorted(_check_pos_int("n_patterns", p) for p in n_patterns)
     known = {"vector-hash", "mesh", "hopfield", "pinv-hopfield"}
     for m in models:
@@ -504,7 +502,7 @@ def capacity_sweep(n_patterns: Sequence[int], n_hippocampal: int = 400, n_sensor
     examples = {m: [] for m in models}
     W_hebb = torch.zeros(N_hop, N_hop, device=device)
     done = 0
-    for P in tqdm(Ps, desc="patterns", disable=not progress):
+    for P in progress_bar(Ps, desc="patterns", enabled=progress):
         test = torch.randperm(P, generator=g)[:min(n_test, P)].to(device)   # which stored patterns to test
         for name, sc in scaffolds.items():
             mem = VectorHaSHMemory(sc).store(S[:P], gram=gram_S[:P, :P])

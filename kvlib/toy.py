@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from kvlib.device import cpu_threads
+from kvlib.device import progress as progress_bar
 
 __all__ = ["CLASS_FEATURES", "ToyRun", "init_pairs", "toy_readout", "train_toy"]
 
@@ -126,10 +127,9 @@ def train_toy(n_classes: int = 2, n_pairs: int | None = None, steps: int | None 
     every = max(1, steps // snapshots)
     snap_k, snap_v, snap_s = [keys0.clone()], [torch.sigmoid(values0)], [0]
     losses = torch.empty(steps)
-    from tqdm.auto import tqdm
     # Tensors of a few hundred numbers: one thread is fastest (the setting is restored).
     with cpu_threads(1):
-        for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{n_classes} classes"):
+        for step in progress_bar(range(1, steps + 1), enabled=progress, desc=f"{n_classes} classes"):
             loss = torch.nn.functional.mse_loss(
                 toy_readout(keys, values, scale=scale, detach_queries=detach_queries), target)
             opt.zero_grad()

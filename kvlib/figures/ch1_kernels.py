@@ -13,6 +13,7 @@ import torch
 
 from kvlib import fastweights, kernels, memory
 from kvlib.reproduce import register
+from kvlib.device import progress as progress_bar
 
 CHAPTER = "1 From correlations to kernels"
 
@@ -33,10 +34,7 @@ DEFAULT_LEVELS = {"noise": 1.5, "mask": 0.5}
 
 
 def _progress(iterable, progress: bool, desc: str):
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, leave=False)
+    return progress_bar(iterable, enabled=progress, desc=desc)
 
 
 def compute_kernel_capacity(device: torch.device | str = "cpu", *, query: str = "noise",

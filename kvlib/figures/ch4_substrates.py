@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from kvlib.reproduce import register
+from kvlib.device import progress as progress_bar
 
 CHAPTER = "4 Neural substrates"
 
@@ -152,10 +153,9 @@ def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 30):
 @register("kv-vs-hopfield", CHAPTER, "accuracy vs stored items: three-factor slot memory variants vs Hopfield")
 def kv_vs_hopfield(device, progress: bool = True, N: int = 40, max_items: int = 180,
                    seeds: Sequence[int] = tuple(range(10))):
-    from tqdm.auto import tqdm
     from kvlib.plasticity import LOCAL_FACTORS, accuracy_curve
     acc = {m: accuracy_curve(m, N, max_items, seeds=seeds, device=device).tolist()
-           for m in tqdm(LOCAL_FACTORS + ("hopfield",), desc="models", disable=not progress)}
+           for m in progress_bar(LOCAL_FACTORS + ("hopfield",), desc="models", enabled=progress)}
     data = {"N": N, "n_items": list(range(1, max_items + 1)), "accuracy": acc}
     return draw_kv_vs_hopfield(data), data
 
