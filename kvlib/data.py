@@ -7,9 +7,13 @@ layout::
     $KVLIB_DATA/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte
     $KVLIB_DATA/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte
 
-Missing files are downloaded by torchvision when the machine is online; offline,
-one :class:`DataError` says what to put where. A truncated or corrupt file is a
-:class:`DataError` too, never a reshape traceback from deep inside numpy.
+Missing files are downloaded by torchvision when the machine is online (it checks
+the MD5 of each compressed file); offline, one :class:`DataError` says what to put
+where. Every file, downloaded or put there by hand, is then checked against the
+SHA-256 of the published file (:data:`SHA256`), so a truncated, corrupt or
+substituted file is one clear :class:`DataError`, never a reshape traceback from deep
+inside numpy or a silently different data set. :func:`fetch` downloads and checks
+both data sets ahead of time (Binder's build does).
 
 Credits: MNIST, LeCun, Cortes & Burges (CC BY-SA 3.0); Fashion-MNIST, Xiao,
 Rasul & Vollgraf 2017, Zalando SE (MIT licence).
@@ -17,6 +21,7 @@ Rasul & Vollgraf 2017, Zalando SE (MIT licence).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import struct
 from pathlib import Path
@@ -24,7 +29,8 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DataError", "data_root", "load_classes", "DATASETS", "FASHION_CLASSES"]
+__all__ = ["DataError", "data_root", "load_classes", "fetch", "verify", "DATASETS",
+           "FASHION_CLASSES", "SHA256"]
 
 DATASETS = {"mnist": "MNIST", "fashion": "FashionMNIST", "fashionmnist": "FashionMNIST",
             "fashion-mnist": "FashionMNIST"}
@@ -35,6 +41,25 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
           False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000)}
+
+
+#: SHA-256 of the uncompressed IDX files as published (MNIST: LeCun et al.; Fashion-MNIST:
+#: Xiao et al., github.com/zalandoresearch/fashion-mnist). The MNIST files' MD5s are the
+#: widely listed 6bbc9ace…, a25bea73…, 2646ac64…, 27ae3e4e….
+SHA256 = {
+    "MNIST": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "FashionMNIST": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
 
 
 class DataError(RuntimeError):
@@ -77,6 +102,25 @@ def _check_idx(path: Path, expected_n: int, is_images: bool) -> None:
                         "Delete it and fetch it again.")
 
 
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_hash(path: Path, folder: str) -> None:
+    """``path`` must be the published file of that name (SHA-256), else a clear error."""
+    st = path.stat()
+    got, want = _sha256(str(path), st.st_size, st.st_mtime_ns), SHA256[folder][path.name]
+    if got != want:
+        raise DataError(f"{path} is not the published {folder} file: its SHA-256 is {got[:12]}…, "
+                        f"expected {want[:12]}… (corrupt, altered or a different data set). "
+                        "Delete it and fetch it again.")
+
+
 @functools.lru_cache(maxsize=8)
 def _load_split(folder: str, root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     import torchvision  # imported here: importing kvlib.data stays cheap
@@ -97,11 +141,47 @@ def _load_split(folder: str, root: str, train: bool) -> tuple[torch.Tensor, torc
             ) from None
     _check_idx(raw / img_name, n, True)
     _check_idx(raw / lab_name, n, False)
+    _check_hash(raw / img_name, folder)
+    _check_hash(raw / lab_name, folder)
     try:
         ds = cls(root=root, train=train, download=False)
     except Exception as err:
         raise DataError(f"torchvision could not read {folder} from {root}: {err}") from err
+    if ds.targets.numel() and not (0 <= int(ds.targets.min()) and int(ds.targets.max()) <= 9):
+        raise DataError(f"{raw / lab_name} holds labels outside 0..9: not a {folder} label file")
     return ds.data, ds.targets
+
+
+def _folder(dataset: str) -> str:
+    key = str(dataset).lower()
+    if key not in DATASETS:
+        raise ValueError(f"dataset: expected one of {sorted(set(DATASETS))}, got {dataset!r}")
+    return DATASETS[key]
+
+
+def fetch(dataset: str, root: str | os.PathLike | None = None) -> Path:
+    """Make sure both splits of ``dataset`` are in the data folder and are the published files.
+
+    Downloads what is missing (online), then checks all four files' SHA-256; returns the
+    folder holding ``raw/``. Raises :class:`DataError` with what to do otherwise.
+    """
+    folder = _folder(dataset)
+    for train in (True, False):
+        _load_split(folder, str(data_root(root)), train)
+    return data_root(root) / folder
+
+
+def verify(dataset: str, root: str | os.PathLike | None = None) -> None:
+    """Check, without downloading, that ``dataset``'s four files are present and published ones."""
+    folder = _folder(dataset)
+    raw = data_root(root) / folder / "raw"
+    for train in (True, False):
+        img, lab, n = _FILES[train]
+        for name, is_images in ((img, True), (lab, False)):
+            if not (raw / name).exists():
+                raise DataError(f"{raw / name} is missing; expected the layout:\n  {_layout(folder)}")
+            _check_idx(raw / name, n, is_images)
+            _check_hash(raw / name, folder)
 
 
 def load_classes(dataset: str, classes: Sequence[int], train: bool = True, *,
@@ -118,9 +198,7 @@ def load_classes(dataset: str, classes: Sequence[int], train: bool = True, *,
     >>> x.shape, y.unique().tolist()                        # doctest: +SKIP
     (torch.Size([2115, 784]), [0, 1])
     """
-    key = str(dataset).lower()
-    if key not in DATASETS:
-        raise ValueError(f"dataset: expected one of {sorted(set(DATASETS))}, got {dataset!r}")
+    folder = _folder(dataset)
     classes = list(classes)
     if not classes or any((not isinstance(c, int)) or isinstance(c, bool) or not 0 <= c <= 9
                           for c in classes):
@@ -131,7 +209,6 @@ def load_classes(dataset: str, classes: Sequence[int], train: bool = True, *,
         relabel = list(relabel)
         if len(relabel) != len(classes):
             raise ValueError(f"relabel: expected {len(classes)} labels (one per class), got {relabel!r}")
-    folder = DATASETS[key]
     data, targets = _load_split(folder, str(data_root(root)), bool(train))
     mask = torch.isin(targets, torch.tensor(classes))
     x = data[mask].reshape(-1, 28 * 28).to(dtype=dtype) / 255.0   # (N, 784)

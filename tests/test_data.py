@@ -68,3 +68,50 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     kdata._load_split.cache_clear()
     with pytest.raises(DataError, match="IDX"):
         load_classes("mnist", [0, 1], train=False, root=tmp_path)
+
+
+def _copy_split(tmp_path, folder="MNIST"):
+    src = kdata.data_root() / folder / "raw"
+    dst = tmp_path / folder / "raw"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        shutil.copy(f, dst / f.name)
+    kdata._load_split.cache_clear()
+    return dst
+
+
+@requires_data
+def test_the_shipped_files_are_the_published_ones():
+    for name in ("mnist", "fashion"):
+        kdata.verify(name)                      # SHA-256 of all four files
+
+
+@requires_data
+def test_an_altered_pixel_is_a_clear_error(tmp_path):
+    dst = _copy_split(tmp_path)
+    img = dst / "t10k-images-idx3-ubyte"
+    raw = bytearray(img.read_bytes())
+    raw[16 + 28 * 14 + 14] ^= 0xFF              # one pixel of the first test image
+    img.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="not the published MNIST file"):
+        load_classes("mnist", [0, 1], train=False, root=tmp_path)
+    with pytest.raises(DataError, match="SHA-256"):
+        kdata.verify("mnist", root=tmp_path)
+
+
+@requires_data
+def test_out_of_range_labels_with_a_valid_header_are_a_clear_error(tmp_path):
+    dst = _copy_split(tmp_path)
+    lab = dst / "t10k-labels-idx1-ubyte"
+    raw = bytearray(lab.read_bytes())
+    raw[8:] = bytes([200]) * (len(raw) - 8)     # header intact, every label 200
+    lab.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+        load_classes("mnist", [0, 1], train=False, root=tmp_path)
+
+
+def test_verify_names_a_missing_file(tmp_path):
+    with pytest.raises(DataError, match="missing"):
+        kdata.verify("fashion", root=tmp_path)
+    with pytest.raises(ValueError, match="dataset"):
+        kdata.fetch("cifar10", root=tmp_path)
