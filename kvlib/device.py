@@ -7,14 +7,18 @@ CUDA, Apple MPS and CPU agree up to floating-point noise.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
-from typing import Any, Iterable, Iterator
+import time
+import zlib
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "describe_device", "cpu_threads", "progress"]
+__all__ = ["get_device", "seed_everything", "describe_device", "cpu_threads", "progress",
+           "float64_device", "synchronize", "best_time", "generator"]
 
 _KNOWN = ("cpu", "cuda", "mps")
 
@@ -34,10 +38,19 @@ def get_device(device: str | torch.device | None = None, verbose: bool = False) 
     >>> get_device("cpu")
     device(type='cpu')
     """
+    if not isinstance(verbose, bool):
+        raise TypeError(f"verbose: expected True or False, got {verbose!r}")
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device: expected a device name such as 'cpu', 'cuda' or 'auto', or a "
+                        f"torch.device, got {type(device).__name__} {device!r}")
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
         env = os.environ.get("KVLIB_DEVICE", "").strip()
         if env and env.lower() != "auto":
-            return get_device(env, verbose=verbose)
+            try:
+                return get_device(env, verbose=verbose)
+            except ValueError as err:
+                raise ValueError(f"KVLIB_DEVICE (environment variable){str(err)[len('device'):]}"
+                                 ) from None
         if torch.cuda.is_available():
             dev = torch.device("cuda")
         elif _mps_available():
@@ -69,9 +82,9 @@ def get_device(device: str | torch.device | None = None, verbose: bool = False) 
     return dev
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: str | torch.device) -> str:
     """A one-line, human-readable description of ``device``."""
-    device = torch.device(device)
+    device = get_device(device)
     if device.type == "cuda":
         return f"Running on CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
@@ -85,8 +98,10 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     >>> g = seed_everything(0); float(torch.rand(1, generator=g))  # doctest: +ELLIPSIS
     0.49...
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed: expected an int in [0, 2**63), got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -104,7 +119,9 @@ def cpu_threads(n: int | None = 1) -> Iterator[None]:
     if n is None:
         yield
         return
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"n: expected a positive int or None, got {n!r}")
+    if n < 1:
         raise ValueError(f"n: expected a positive int or None, got {n!r}")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
@@ -117,12 +134,77 @@ def cpu_threads(n: int | None = 1) -> Iterator[None]:
 def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any):
     """A progress bar (``tqdm.auto``) over ``iterable``, shown only where someone is watching.
 
-    Hidden when ``enabled`` is false or the environment variable ``KVLIB_PROGRESS`` is
-    ``0`` (``make book`` sets it, so the HTML book shows no finished bars); otherwise a
+    Hidden when ``enabled`` is false, ``KVLIB_PROGRESS=0`` or ``KVLIB_STATIC=1`` (outputs
+    for a static page: ``make book`` sets it, so the HTML book shows no finished bars); otherwise a
     notebook widget in Jupyter, Colab and Binder, and a text bar on the command line.
     Bars vanish when done unless ``leave=True``.
     """
     from tqdm.auto import tqdm
-    off = os.environ.get("KVLIB_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled: expected True or False, got {enabled!r}")
+    off = os.environ.get("KVLIB_PROGRESS", "").strip().lower() in ("0", "false", "no", "off") or \
+        os.environ.get("KVLIB_STATIC", "").strip().lower() in ("1", "true", "yes", "on")
     kwargs.setdefault("leave", False)
     return tqdm(iterable, disable=(not enabled) or off, **kwargs)
+
+
+def float64_device(device: str | torch.device | None = None) -> torch.device:
+    """``device``, or the CPU where it cannot hold float64 (Apple MPS has no float64).
+
+    Identities the book checks to 1e-10 run in float64 here.
+    """
+    dev = get_device(device)
+    return torch.device("cpu") if dev.type == "mps" else dev
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for queued GPU work on ``device`` (a no-op on the CPU), before reading a clock."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def best_time(fn: Callable[[], Any], device: str | torch.device = "cpu", repeats: int = 3,
+              warmup: int = 1) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn()``, after ``warmup`` calls.
+
+    The one timer of kvlib: the GPU is synchronised before and after each call, and the
+    minimum is reported because noise on a shared machine only ever adds time.
+    """
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
+    if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+        raise ValueError(f"warmup: expected an int >= 0, got {warmup!r}")
+    for _ in range(warmup):
+        fn()
+    best = math.inf
+    for _ in range(repeats):
+        synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def generator(seed: int, stream: str = "") -> torch.Generator:
+    """A CPU generator for the named ``stream`` of ``seed``: independent draws without ad-hoc offsets.
+
+    ``generator(0, "keys")`` and ``generator(0, "noise")`` are different, reproducible
+    streams (the stream name is hashed with CRC-32 into the seed); ``generator(s)`` is
+    ``torch.Generator().manual_seed(s)``. Draw on the CPU and move the result, so numbers do
+    not depend on the device.
+
+    >>> float(torch.rand(1, generator=generator(0)))  # doctest: +ELLIPSIS
+    0.49...
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
+    if not 0 <= seed < 2**62:
+        raise ValueError(f"seed: expected an int in [0, 2**62), got {seed!r}")
+    if not isinstance(stream, str):
+        raise TypeError(f"stream: expected a string naming the stream, got {stream!r}")
+    offset = zlib.crc32(stream.encode()) << 31 if stream else 0
+    return torch.Generator().manual_seed(seed ^ offset)

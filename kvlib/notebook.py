@@ -2,6 +2,9 @@
 
 * :func:`glue` puts a computed value into the prose (myst-nb's ``glue`` when the book is
   built; a no-op fallback elsewhere, so a chapter runs in Colab without Jupyter Book).
+* :func:`interact` moves one drawing function two ways: live controls (ipywidgets) in
+  Jupyter, Colab and Binder, and, on a static page (the HTML book, committed outputs), an
+  animated twin that plays without a kernel, with a note saying where the live control is.
 * :func:`check` prints a number the test suite compares with the committed output, with the
   tolerance it is compared at written beside it (``label: 0.0227  (± 0.002)``). The test
   suite's nbval hook (``conftest.py``) compares such lines with :func:`outputs_agree`: the
@@ -14,10 +17,18 @@ Explained in ``CONTRIBUTING.md`` (§Notebooks).
 from __future__ import annotations
 
 import math
+import os
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["glue", "check", "outputs_agree"]
+__all__ = ["glue", "check", "outputs_agree", "static_page", "interact"]
+
+
+def static_page() -> bool:
+    """Whether outputs are being made for a static page (``KVLIB_STATIC=1``, set by
+    ``make book`` and ``make notebooks``; ``KVLIB_PROGRESS=0`` counts too)."""
+    flag = os.environ.get("KVLIB_STATIC", "").strip().lower() in ("1", "true", "yes", "on")
+    return flag or os.environ.get("KVLIB_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:
@@ -129,3 +140,74 @@ def outputs_agree(reference: str, new: str) -> bool:
     new_lines: Sequence[str] = new.rstrip("\n").split("\n")
     return len(ref_lines) == len(new_lines) and all(
         _line_agrees(r, n) for r, n in zip(ref_lines, new_lines))
+
+
+def _control(name: str, values: Sequence, initial: Any):
+    import ipywidgets as widgets
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return widgets.SelectionSlider(options=list(values), value=initial, description=name,
+                                       continuous_update=False)
+    return widgets.Dropdown(options=list(values), value=initial, description=name)
+
+
+def interact(draw: Callable[..., Any], controls: Mapping[str, Sequence], animate: str | None = None,
+             *, initial: Mapping[str, Any] | None = None, figsize: tuple[float, float] = (7.0, 3.4),
+             dpi: int = 72, interval: int = 400, static: bool | None = None):
+    """Show ``draw`` with live controls, or, on a static page, as its animated twin.
+
+    ``draw(fig, **values)`` draws one state into the empty matplotlib figure ``fig``.
+    ``controls`` maps each keyword of ``draw`` to the values its control offers (numbers:
+    a slider over them; anything else: a drop-down). Live (Jupyter, Colab, Binder): one
+    ipywidgets control per keyword, redrawn on change; works with ipywidgets 7 and 8.
+    Static (``static``, default :func:`static_page`): a note that the control is live in
+    Jupyter, Colab or Binder, then a ``matplotlib`` animation through the values of
+    ``animate`` (default: the first control), the others held at ``initial`` (default:
+    each control's first value), which plays in the HTML book without a kernel.
+    Displays its output itself and returns ``None`` (so a cell ending in the call shows it once).
+    """
+    if not callable(draw):
+        raise TypeError(f"draw: expected a callable draw(fig, **values), got {draw!r}")
+    if not isinstance(controls, Mapping) or not controls:
+        raise ValueError(f"controls: expected a non-empty mapping name -> values, got {controls!r}")
+    for name, values in controls.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"controls[{name!r}]: expected a non-empty list of values, got {values!r}")
+    animate = next(iter(controls)) if animate is None else animate
+    if animate not in controls:
+        raise ValueError(f"animate: expected one of {', '.join(map(repr, controls))}, got {animate!r}")
+    start = {name: values[0] for name, values in controls.items()}
+    for name, value in dict(initial or {}).items():
+        if name not in controls or value not in list(controls[name]):
+            raise ValueError(f"initial[{name!r}]: expected one of the control's values, got {value!r}")
+        start[name] = value
+    static = static_page() if static is None else static
+
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, Markdown, display
+
+    if not static:
+        import ipywidgets as widgets
+
+        def show(**values: Any) -> None:
+            fig = plt.figure(figsize=figsize)
+            draw(fig, **values)
+            plt.show()
+
+        display(widgets.interactive(show, **{n: _control(n, v, start[n]) for n, v in controls.items()}))
+        return None
+
+    from matplotlib import animation
+    frames = list(controls[animate])
+    fig = plt.figure(figsize=figsize, dpi=dpi)
+
+    def frame(i: int) -> None:
+        fig.clear()
+        draw(fig, **{**start, animate: frames[i]})
+
+    anim = animation.FuncAnimation(fig, frame, frames=len(frames), interval=interval)
+    plt.close(fig)
+    live = ", ".join(f"`{n}`" for n in controls)
+    display(Markdown(f"*Interactive in Jupyter, Colab or Binder (launch buttons at the top of the "
+                     f"page): controls for {live}. Here the figure plays through `{animate}`.*"))
+    display(HTML(f'<div class="kvlib-twin">{anim.to_jshtml(default_mode="once")}</div>'))
+    return None

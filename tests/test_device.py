@@ -21,10 +21,24 @@ def test_env_variable_is_honoured(monkeypatch):
     assert get_device() == torch.device("cpu")
 
 
-@pytest.mark.parametrize("bad", ["gpu", "tpu", "cuda:banana", 3.5])
+@pytest.mark.parametrize("bad", ["gpu", "tpu", "cuda:banana", "", "cpu-bogus"])
 def test_unknown_device_is_a_clear_error(bad):
-    with pytest.raises(ValueError, match="device"):
+    with pytest.raises(ValueError, match="device: expected one of cpu, cuda, mps"):
         get_device(bad)
+    with pytest.raises(ValueError, match="device: expected one of cpu, cuda, mps"):
+        describe_device(bad)
+
+
+@pytest.mark.parametrize("bad", [3.5, 3, ["cpu"]])
+def test_a_device_of_the_wrong_type_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="device: expected a device name"):
+        get_device(bad)
+
+
+def test_a_bad_environment_variable_is_named(monkeypatch):
+    monkeypatch.setenv("KVLIB_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="KVLIB_DEVICE"):
+        get_device()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
@@ -52,3 +66,22 @@ def test_cpu_threads_restores_the_setting():
     with pytest.raises(ValueError, match="n: expected"):
         with cpu_threads(0):
             pass
+
+
+def test_named_seed_streams_are_reproducible_and_distinct():
+    from kvlib.device import generator
+    a = torch.rand(5, generator=generator(0, "keys"))
+    assert torch.equal(a, torch.rand(5, generator=generator(0, "keys")))
+    assert not torch.equal(a, torch.rand(5, generator=generator(0, "noise")))
+    assert not torch.equal(a, torch.rand(5, generator=generator(1, "keys")))
+    assert torch.equal(torch.rand(3, generator=generator(7)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(7)))
+    with pytest.raises(ValueError, match="seed"):
+        generator(-1)
+    with pytest.raises(TypeError, match="stream"):
+        generator(0, 3)
+
+
+def test_float64_device_avoids_mps_only():
+    from kvlib.device import float64_device
+    assert float64_device("cpu") == torch.device("cpu")

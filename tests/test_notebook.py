@@ -43,3 +43,25 @@ def test_bad_arguments():
         check("x", object(), tol=1.0)
     with pytest.raises(ValueError, match="name: expected a non-empty string"):
         glue("", 1)
+
+
+def test_interact_draws_every_frame_of_the_twin_and_checks_its_controls():
+    import matplotlib
+    matplotlib.use("Agg")
+    from kvlib.notebook import interact
+    seen = []
+
+    def draw(fig, beta=1.0, kind="a"):
+        seen.append((beta, kind))
+        fig.add_subplot().plot([0, 1], [0, beta])
+
+    interact(draw, {"beta": [1.0, 1.5, 2.0], "kind": ["a", "b"]}, initial={"kind": "b"}, static=True)
+    assert {(1.0, "b"), (1.5, "b"), (2.0, "b")} <= set(seen)       # every frame, others held
+    with pytest.raises(ValueError, match="animate"):
+        interact(draw, {"beta": [1.0]}, animate="gamma", static=True)
+    with pytest.raises(ValueError, match=r"controls\['beta'\]"):
+        interact(draw, {"beta": []}, static=True)
+    with pytest.raises(ValueError, match=r"initial\['beta'\]"):
+        interact(draw, {"beta": [1.0]}, initial={"beta": 3.0}, static=True)
+    with pytest.raises(TypeError, match="draw"):
+        interact(None, {"beta": [1.0]}, static=True)
