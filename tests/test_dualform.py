@@ -251,7 +251,6 @@ def test_identity_on_mnist_and_controls_are_orders_of_magnitude_worse():
     for name in ("momentum", "adam", "weight_decay"):
         assert res["controls"][name] > 1e6 * res["max_abs_error_float64"]
         assert res["controls"][name] > 1e-3
-    assert res["nbytes"] > 0 and "pairs" in res["footprint"]
 
 
 def test_momentum_is_a_memory_with_reweighted_steps():
@@ -285,7 +284,6 @@ def test_retrieval_stats_finds_same_class_examples_on_separable_data():
     io = D.layer_io(model, ["2"], x[::7])
     stats = D.retrieval_stats(rec.memories["2"], io["2"][0], y, y[::7], k=10, batch=4)
     assert stats["same_class_support"] > 0.8                  # chance is 1/3
-    assert 0 < stats["effective_fraction"] <= 1 and 0 < stats["top_share"] <= 1
     with pytest.raises(ValueError, match="query_labels"):
         D.retrieval_stats(rec.memories["2"], io["2"][0], y, y[:3])
 
