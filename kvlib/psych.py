@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
+
 from kvlib.device import cpu_threads
 from kvlib.device import progress as progress_bar
 
@@ -43,8 +44,8 @@ __all__ = [
     "ListMemory", "study_lists", "free_recall", "list_length_curve", "list_before_last",
     "recovery_curve",
     "word_location_errors", "fit_guess_vonmises", "circular_sd_deg", "accessibility_precision",
-    "context_fear", "context_fear_conditions", "repulsion", "TriviaMemory", "study_trivia", "feeling_of_knowing",
-    "judgment_steps",
+    "context_fear", "context_fear_conditions", "repulsion", "TriviaMemory", "study_trivia",
+    "feeling_of_knowing", "judgment_steps",
 ]
 
 
@@ -212,8 +213,8 @@ def study_lists(lengths: Sequence[int], participants: int = 200, d: int = 64,
     B, L = participants, len(lengths)
     fresh = _random_unit((B, L, d), gen, device)                 # (B, L, d)
     ctx = [fresh[:, 0]]
-    for l in range(1, L):                                        # a drift recursion over few lists
-        ctx.append(_unit(math.sqrt(list_overlap) * ctx[-1] + math.sqrt(1 - list_overlap) * fresh[:, l]))
+    for i in range(1, L):                                        # a drift recursion over few lists
+        ctx.append(_unit(math.sqrt(list_overlap) * ctx[-1] + math.sqrt(1 - list_overlap) * fresh[:, i]))
     contexts = torch.stack(ctx, 1)                               # (B, L, d)
     list_id = torch.repeat_interleave(torch.arange(L, device=device),
                                       torch.tensor(lengths, device=device))  # (N,)
@@ -567,7 +568,7 @@ def context_fear(days: Sequence[float] = (1, 7), reminder: bool = False, keys: b
         g = math.exp(-n / detail_memories)                       # detail kept by the query map
         noise = {c: cue_noise / math.sqrt(d) * _randn((rats, d), gen, device) for c in ("A", "B", "R")}
 
-        def cue(ctx: str, gain) -> Tensor:
+        def cue(ctx: str, gain, noise=noise) -> Tensor:
             sign = 1.0 if ctx == "A" else -1.0
             if not keys:                                         # content route: raw sensory cue
                 return _unit(x[ctx] + noise[ctx])

@@ -11,10 +11,9 @@ import math
 import pytest
 import torch
 
+from conftest import tol
 from kvlib import psych
 from kvlib.reproduce import reproduce
-
-from conftest import tol
 
 SEEDS = (0, 1, 2)
 
@@ -63,6 +62,11 @@ def test_recall_falls_with_list_length_while_items_stay_stored(seed):
         drops = m[i, :-1] - m[i, 1:]
         assert torch.all(drops > 2 * torch.sqrt(se[i, :-1] ** 2 + se[i, 1:] ** 2)), m[i]
     assert torch.all(m[1] > m[0])                                # more attempts, more recall
+    # Murdock (1962): the proportion falls but the number of items recalled still grows
+    n = torch.tensor(r["list_length"], dtype=m.dtype)
+    number, number_se = n * m, n * se
+    rises = number[:, 1:] - number[:, :-1]
+    assert torch.all(rises > 2 * torch.sqrt(number_se[:, 1:] ** 2 + number_se[:, :-1] ** 2)), number
     assert torch.all(r["cued_recall_mean"] > 0.95)               # ... and every item is still stored
     assert m[0, -1] < 0.5 * r["cued_recall_mean"][-1]
 

@@ -7,15 +7,22 @@ from kvlib import representations as R
 from kvlib.reproduce import register
 
 #: Display names of the scaffolds, in the chapter's order.
-LABELS = {"autoassociative": "autoassociative\n(keys = values)", "random": "random\nscaffold",
-          "index": "structured\nindex", "learned": "learned\nW_k, W_q"}
+LABELS = {"autoassociative": "autoassociative\n(keys = values)", "random": "random linear\nprojection",
+          "index": "structured\nindex", "sdm": "sparse distributed\nmemory (Kanerva)",
+          "learned": "learned\nW_k, W_q"}
+
+#: Key-similarity panels under the bars: (name in ``res["similarity"]``, panel title).
+PANELS = [("inputs (autoassociative keys)", "inputs (autoassociative keys)"),
+          ("learned keys, before", "random projection\n(= learned keys before training)"),
+          ("SDM keys (active hard locations)", "SDM keys\n(active hard locations)"),
+          ("learned keys, after", "learned keys, after training")]
 
 
 def draw_scaffolds(res: dict, fig=None):
     """Accuracy bars (look-alike and mixed episodes) above key-similarity matrices."""
     import matplotlib.pyplot as plt
-    fig = fig or plt.figure(figsize=(11, 6.6))
-    gs = fig.add_gridspec(2, 3, height_ratios=[1, 1.1], hspace=0.45, wspace=0.3)
+    fig = fig or plt.figure(figsize=(12, 6.6))
+    gs = fig.add_gridspec(2, 4, height_ratios=[1, 1.1], hspace=0.5, wspace=0.35)
     ax = fig.add_subplot(gs[0, :])
     kinds = list(res["accuracy"])
     pos = torch.arange(len(kinds)).float()
@@ -28,26 +35,28 @@ def draw_scaffolds(res: dict, fig=None):
     ax.axhline(1 / res["example"].shape[0], color="k", lw=0.8, ls=":", label="chance")
     ax.legend(loc="upper center", fontsize=8, ncol=3)
     ax.set_title("Which item does a corrupted cue retrieve? (new test digits)")
-    names = ["inputs (autoassociative keys)", "learned keys, before", "learned keys, after"]
-    for i, name in enumerate(names):
+    panels = [(n, t) for n, t in PANELS if n in res["similarity"]]
+    for i, (name, title) in enumerate(panels):
         a = fig.add_subplot(gs[1, i])
-        im = a.imshow(res["similarity"][name].cpu(), vmin=-1, vmax=1, cmap="RdBu_r")
-        a.set_title(f"{name}\nmean off-diagonal {res['offdiag'][name]:.2f}", fontsize=9)
+        sim = res["similarity"][name].cpu()
+        im = a.imshow(sim, vmin=-1, vmax=1, cmap="RdBu_r")
+        a.set_title(f"{title}\nmean off-diagonal {res['offdiag'][name]:.2f}", fontsize=8)
         a.set_xlabel("item")
         a.set_ylabel("item")
-    fig.colorbar(im, ax=fig.axes[-3:], shrink=0.8, label="cosine similarity of keys")
+    fig.colorbar(im, ax=fig.axes[-len(panels):], shrink=0.8, label="cosine similarity of keys")
     return fig
 
 
 @register("learned-vs-random-keys", "2 Representational structure",
-          "retrieval accuracy of learned keys vs random, index and autoassociative scaffolds")
+          "retrieval accuracy of learned keys vs random-projection, index, SDM and "
+          "autoassociative scaffolds")
 def learned_vs_random_keys(device, progress: bool = True, seed: int = 0, train_steps: int = 400,
                            **settings):
     res = R.compare_scaffolds(device, seed=seed, train_steps=train_steps, progress=progress,
                               **settings)
     fig = draw_scaffolds(res)
     return fig, {"accuracy": res["accuracy"], "accuracy_mixed": res["accuracy_mixed"],
-                 "offdiag": res["offdiag"]}
+                 "offdiag": res["offdiag"], "sdm": res["sdm"]}
 
 
 def draw_crp(curves: dict, ax=None):

@@ -65,7 +65,8 @@ def list_length_figure(device, progress: bool = True, seed: int = 0):
     return fig, data
 
 
-@register("list-before-last", _CHAPTER, "recall of the list before last ignores the last list's length (§4.1)")
+@register("list-before-last", _CHAPTER,
+          "recall of the list before last ignores the last list's length (§4.1)")
 def list_before_last_figure(device, progress: bool = True, seed: int = 0, capacity: int = 20):
     """Key-value memory vs a displacement store (Shiffrin 1970). Chapter 5, §The list before last."""
     r = psych.list_before_last(capacity=capacity, seed=seed, device=device)
@@ -149,7 +150,10 @@ def accessibility_precision_figure(device, progress: bool = True, seed: int = 0)
 @register("context-generalization", _CHAPTER,
           "fear generalises with time; a reminder restores specificity only with keys (Winocur et al., §4.2)")
 def context_generalization_figure(device, progress: bool = True, seed: int = 0, long_delay: float = 7.0):
-    """Freezing in A and B over time and in five conditions. Chapter 5, §Context specificity and the reminder."""
+    """Freezing in A and B over time and in five conditions.
+
+    Chapter 5, §Context specificity and the reminder.
+    """
     days = list(range(0, 15))
     tc = psych.context_fear(days, seed=seed, device=device)
     tr = psych.context_fear(days, reminder=True, seed=seed, device=device)
@@ -188,7 +192,8 @@ def context_generalization_figure(device, progress: bool = True, seed: int = 0, 
 
 
 @register("repulsion", _CHAPTER,
-          "keys of overlapping routes repel past their input similarity, and can come back (Chanales et al., §4.2)")
+          "keys of overlapping routes repel past their input similarity, and can come back "
+          "(Chanales et al., §4.2)")
 def repulsion_figure(device, progress: bool = True, seed: int = 0):
     """Key similarity during learning and release; repulsion vs discrimination. Chapter 5, §Repulsion."""
     r = psych.repulsion(seed=seed, device=device, progress=progress)
@@ -234,7 +239,10 @@ def repulsion_figure(device, progress: bool = True, seed: int = 0):
 @register("feeling-of-knowing", _CHAPTER,
           "key-query match predicts recognition, is raised by familiarity, and is fast (§4.3)")
 def feeling_of_knowing_figure(device, progress: bool = True, seed: int = 0):
-    """FOK vs later recognition; cue familiarity; steps to judge vs retrieve. Chapter 5, §Feeling of knowing."""
+    """FOK vs later recognition; cue familiarity; steps to judge vs retrieve.
+
+    Chapter 5, §Feeling of knowing.
+    """
     f = psych.feeling_of_knowing(seed=seed, device=device)
     s = psych.judgment_steps(seed=seed, device=device)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -256,8 +264,10 @@ def feeling_of_knowing_figure(device, progress: bool = True, seed: int = 0):
     ax.set(ylabel="mean (error bars: 2 SE)", ylim=(0, 0.8), title="Familiarity raises FOK, not recall")
     ax.legend(fontsize=8)
     ax = axes[2]
-    ax.step(s["step"], s["cumulative_is_it_stored"], where="post", color=_ORANGE, label='"is it stored?" (keys)')
-    ax.step(s["step"], s["cumulative_retrieved"], where="post", color=_GREEN, label="answer retrieved (values)")
+    ax.step(s["step"], s["cumulative_is_it_stored"], where="post", color=_ORANGE,
+            label='"is it stored?" (keys)')
+    ax.step(s["step"], s["cumulative_retrieved"], where="post", color=_GREEN,
+            label="answer retrieved (values)")
     ax.set(xlabel="evidence steps", ylabel="fraction of studied questions decided", ylim=(0, 1.05),
            title=f"Judging is faster (median {np.median(s['steps_is_it_stored']):.0f} vs "
                  f"{np.median(s['steps_retrieve']):.0f} steps)")
@@ -269,9 +279,11 @@ def feeling_of_knowing_figure(device, progress: bool = True, seed: int = 0):
             "fok_mean_by_quartile_unrecalled": f["fok_quartile_mean"],
             "recognition_rate_by_fok_quartile_unrecalled": f["recognition_by_fok_quartile"],
             "questions_per_quartile": f["recognition_by_fok_quartile_n"],
-            "fok_recognition_gamma": f["fok_recognition_gamma"], "chance_recognition": f["chance_recognition"],
+            "fok_recognition_gamma": f["fok_recognition_gamma"],
+            "chance_recognition": f["chance_recognition"],
             "fok_mean_new_cue": f["fok_mean"], "fok_se_new_cue": f["fok_se"],
-            "fok_mean_familiar_cue": f["fok_mean_familiar_cue"], "fok_se_familiar_cue": f["fok_se_familiar_cue"],
+            "fok_mean_familiar_cue": f["fok_mean_familiar_cue"],
+            "fok_se_familiar_cue": f["fok_se_familiar_cue"],
             "recall_rate_new_cue": f["recall_rate"], "recall_se_new_cue": f["recall_se"],
             "recall_rate_familiar_cue": f["recall_rate_familiar_cue"],
             "recall_se_familiar_cue": f["recall_se_familiar_cue"],
