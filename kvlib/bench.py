@@ -3,12 +3,18 @@
 ``python -m kvlib bench`` times the library's heavy kernels and every notebook of the
 book and writes ``bench.json`` plus a Markdown table, ``bench.md``, that the
 "Benchmarks" appendix page shows. Every figure is the median of several runs; ratios
-are measured side by side in one run. The notebooks are those listed in ``_toc.yml``,
-so a new chapter is benchmarked by being listed there.
+are measured side by side in one run. The notebooks are those listed in the book's
+``_toc.yml``, so a new chapter is benchmarked by being listed there.
 
 ``python -m kvlib notebooks --device cuda`` executes every notebook on the chosen device
-and prints its time and the largest difference between the numbers its checked cells
-print and the committed (CPU) outputs: the GPU may change speed, never results.
+and prints its time and whether the numbers its checked cells print (cell tag
+``nbval-check-output``, printed by ``kvlib.notebook.check``) agree with the committed (CPU)
+outputs within their stated tolerances: the GPU may change speed, never results.
+
+The notebooks are book files, not part of the installed package: both commands read them
+from a checkout of the book (``--book DIR``, default the current folder) and need the
+``bench`` extra (``pip install "kvlib[bench]"``: PyYAML, nbformat, nbclient, ipykernel).
+Timing the kernels alone (``--no-notebooks``) needs neither.
 
 Explained in the appendix, §Benchmarks.
 """
@@ -21,31 +27,52 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:                 # torch is imported where it is used: finding the book stays cheap
+    import torch
 
-__all__ = ["BUDGETS", "toc_files", "toc_notebooks", "checked_numbers", "execute_notebook", "run_notebooks",
-           "bench_kernels", "run_bench", "to_markdown"]
+__all__ = ["BUDGETS", "BookNotFound", "book_root", "toc_files", "toc_notebooks", "checked_numbers",
+           "checked_outputs", "execute_notebook", "run_notebooks", "bench_kernels", "run_bench",
+           "to_markdown"]
 
 #: The budgets the benchmark reports against (issue: the book on 2 CPU cores).
-BUDGETS = {"book_total_s": 300.0, "reproduce_fig3_s": 17.0, "notebook_peak_mib": 2048.0, "retrieve_vs_matmul": 0.5,
-           "chunked_speedup": 10.0}
+BUDGETS = {"book_total_s": 300.0, "reproduce_fig3_s": 17.0, "notebook_peak_mib": 2048.0,
+           "retrieve_vs_matmul": 0.5, "chunked_speedup": 10.0}
+
+#: The nbval cell tag of checked cells (see ``conftest.py`` and ``kvlib.notebook.check``).
+CHECK_TAG = "nbval-check-output"
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
-def project_root() -> Path:
-    """The project folder (the one holding ``_toc.yml``), found from this file."""
-    return Path(__file__).resolve().parent.parent
+class BookNotFound(FileNotFoundError):
+    """No book (a folder holding ``_toc.yml``) where one was expected."""
 
 
-def toc_files(root: str | Path | None = None) -> list[str]:
-    """Every page listed in ``_toc.yml`` (the root page first), as paths without suffix."""
+def book_root(root: str | os.PathLike | None = None) -> Path:
+    """The book's folder: ``root`` (default: the current folder), which must hold ``_toc.yml``.
+
+    Raises :class:`BookNotFound` with a one-line message when it does not: the notebooks
+    are in a checkout of the book, never in the installed package.
+    """
+    folder = Path(root if root is not None else os.getcwd()).expanduser().resolve()
+    if not (folder / "_toc.yml").is_file():
+        raise BookNotFound(f"no book in {folder} (no _toc.yml there): run this from a checkout "
+                           "of kv-memory-book, or pass --book DIR")
+    return folder
+
+
+def toc_files(root: str | os.PathLike | None = None) -> list[str]:
+    """Every page listed in the book's ``_toc.yml`` (the root page first), as paths without suffix.
+
+    ``root`` is the book's folder (default: the current folder, see :func:`book_root`).
+    """
     import yaml
 
-    root = Path(root) if root is not None else project_root()
+    root = book_root(root)
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files: list[str] = []
 
@@ -62,24 +89,38 @@ def toc_files(root: str | Path | None = None) -> list[str]:
     return [toc["root"]] + files
 
 
-def toc_notebooks(root: str | Path | None = None) -> list[Path]:
-    """Every ``.ipynb`` listed in ``_toc.yml``, in book order."""
-    root = Path(root) if root is not None else project_root()
+def toc_notebooks(root: str | os.PathLike | None = None) -> list[Path]:
+    """Every ``.ipynb`` listed in the book's ``_toc.yml``, in book order."""
+    root = book_root(root)
     return [root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
 
 
-def checked_numbers(nb: dict) -> list[float]:
-    """The numbers printed by the notebook's ``# NBVAL_CHECK_OUTPUT`` cells, in order."""
-    nums: list[float] = []
+def _is_checked(cell: dict) -> bool:
+    return cell.get("cell_type") == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def checked_outputs(nb: dict) -> list[str]:
+    """The text each checked cell (tag ``nbval-check-output``) printed, one string per cell.
+
+    Standard output and displayed results only: warnings on standard error are not results.
+    """
+    texts = []
     for cell in nb["cells"]:
-        src = "".join(cell.get("source", ""))
-        if cell["cell_type"] != "code" or "NBVAL_CHECK_OUTPUT" not in src:
+        if not _is_checked(cell):
             continue
+        text = ""
         for out in cell.get("outputs", []):
-            text = out.get("text") or "".join(out.get("data", {}).get("text/plain", ""))
-            text = "".join(text) if isinstance(text, list) else text
-            nums += [float(x) for x in _NUMBER.findall(text)]
-    return nums
+            if out.get("output_type") == "stream" and out.get("name") != "stdout":
+                continue
+            t = out.get("text") or out.get("data", {}).get("text/plain", "")
+            text += "".join(t) if isinstance(t, list) else t
+        texts.append(text)
+    return texts
+
+
+def checked_numbers(nb: dict) -> list[float]:
+    """The numbers printed by the notebook's checked cells (tag ``nbval-check-output``), in order."""
+    return [float(x) for text in checked_outputs(nb) for x in _NUMBER.findall(text)]
 
 
 def execute_notebook(path: str | Path, device: str = "cpu", timeout: int = 1200) -> dict:
@@ -104,15 +145,24 @@ def execute_notebook(path: str | Path, device: str = "cpu", timeout: int = 1200)
     payload = json.loads(proc.stdout.split("@@", 1)[1])
     return {"notebook": path.name, "device": device, "wall_s": payload["wall_s"],
             "peak_mib": payload["peak_mib"],            # the kernel's peak resident memory
-            "numbers": checked_numbers(payload["nb"])}
+            "numbers": checked_numbers(payload["nb"]), "checked": checked_outputs(payload["nb"])}
 
 
 def run_notebooks(paths: list[Path] | None = None, device: str = "cpu", repeats: int = 1,
-                  compare_to_committed: bool = True) -> list[dict]:
-    """Execute every notebook ``repeats`` times; median wall time, peak memory, result drift."""
+                  compare_to_committed: bool = True, root: str | os.PathLike | None = None) -> list[dict]:
+    """Execute every notebook ``repeats`` times; median wall time, peak memory, result drift.
+
+    ``paths`` default to the notebooks of the book in ``root`` (see :func:`toc_notebooks`).
+    Against the committed outputs, each row records the largest difference of a checked
+    number (``max_abs_diff``) and whether every checked cell agrees within the tolerances it
+    states (``within_tolerance``, compared as the test suite does, with
+    ``kvlib.notebook.outputs_agree``).
+    """
     import nbformat
 
-    paths = toc_notebooks() if paths is None else paths
+    from kvlib.notebook import outputs_agree
+
+    paths = toc_notebooks(root) if paths is None else [Path(p) for p in paths]
     rows = []
     for p in paths:
         runs = [execute_notebook(p, device) for _ in range(repeats)]
@@ -120,32 +170,43 @@ def run_notebooks(paths: list[Path] | None = None, device: str = "cpu", repeats:
                "wall_s": statistics.median(r["wall_s"] for r in runs),
                "peak_mib": max((r["peak_mib"] or 0) for r in runs) or None}
         if compare_to_committed:
-            ref = checked_numbers(nbformat.read(p, as_version=4))
-            got = runs[-1]["numbers"]
+            committed = nbformat.read(p, as_version=4)
+            ref, got = checked_numbers(committed), runs[-1]["numbers"]
+            ref_text, got_text = checked_outputs(committed), runs[-1]["checked"]
             row["checked_numbers"] = len(ref)
             row["max_abs_diff"] = (max((abs(a - b) for a, b in zip(ref, got)), default=0.0)
                                    if len(ref) == len(got) else float("nan"))
+            row["within_tolerance"] = len(ref_text) == len(got_text) and all(
+                outputs_agree(a, b) for a, b in zip(ref_text, got_text))
         rows.append(row)
         print(f"{p.name:32s} {row['wall_s']:7.1f} s  peak {row['peak_mib'] or float('nan'):7.0f} MiB"
-              + (f"  max |diff| of checked numbers vs committed: {row['max_abs_diff']:.3g}"
+              + (f"  checked numbers vs committed: max |diff| {row['max_abs_diff']:.3g}, "
+                 f"{'within' if row['within_tolerance'] else 'OUTSIDE'} the stated tolerances"
                  if compare_to_committed else ""), flush=True)
     return rows
 
 
 def _median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
+    import torch
+
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-    fn(); sync()                                    # warm-up
+    fn()                                            # warm-up
+    sync()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: bool = False) -> dict:
     """Median timings of the library's heavy kernels on ``device``."""
+    import torch
+
     device = torch.device(device)
     out: dict = {}
     from kvlib import kernels
@@ -162,6 +223,7 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
 
     # the dual-form read-out: Eq 11 over every stored pair vs the weight matrix
     from torch import nn
+
     from kvlib.dualform import MemoryRecorder
     g = torch.Generator().manual_seed(0)
     layer = nn.Linear(784, 64, bias=False).to(device)
@@ -170,7 +232,10 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
     n_steps = 50 if quick else 200
     for _ in range(n_steps):
         x = torch.rand(128, 784, generator=g).to(device)
-        loss = layer(x).pow(2).mean(); opt.zero_grad(); loss.backward(); opt.step()
+        loss = layer(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     mem = rec.memories[""]
     xq = torch.rand(512, 784, generator=g).to(device)
     with torch.no_grad():
@@ -202,6 +267,8 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
 
 def device_name(device: torch.device) -> str:
     """The hardware a benchmark ran on, e.g. 'NVIDIA H100 80GB HBM3' or 'CPU: <model>, 2 cores'."""
+    import torch
+
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
@@ -219,17 +286,25 @@ def device_name(device: torch.device) -> str:
 
 
 def run_bench(out: str | Path = "bench-out", device: str | None = None, quick: bool = False,
-              notebooks: bool = True, repeats: int = 3) -> dict:
-    """Run everything, write ``bench.json`` and ``bench.md`` into ``out``; return the record."""
+              notebooks: bool = True, repeats: int = 3, root: str | os.PathLike | None = None) -> dict:
+    """Run everything, write ``bench.json`` and ``bench.md`` into ``out``; return the record.
+
+    With ``notebooks``, the book in ``root`` (default: the current folder) is executed too;
+    a missing book raises :class:`BookNotFound` before anything is timed.
+    """
+    import torch
+
     from kvlib.device import get_device
+    nbs = toc_notebooks(root) if notebooks else []
     dev = get_device(device)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     rec = {"device": str(dev), "device_description": device_name(dev),
            "threads": torch.get_num_threads(), "torch": torch.__version__,
            "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "budgets": BUDGETS,
            "kernels": bench_kernels(dev, repeats=repeats, quick=quick)}
     if notebooks:
-        rec["notebooks"] = run_notebooks(device=dev.type, repeats=1 if quick else 3,
+        rec["notebooks"] = run_notebooks(nbs, device=dev.type, repeats=1 if quick else 3,
                                          compare_to_committed=True)
     (out / "bench.json").write_text(json.dumps(rec, indent=1))
     (out / "bench.md").write_text(to_markdown(rec))
@@ -240,25 +315,34 @@ def to_markdown(rec: dict) -> str:
     """The benchmark record as the Markdown tables the appendix page shows."""
     k = rec["kernels"]
     r, fw, df = k["retrieve"], k["fastweights"], k["dualform"]
-    ok = lambda good: "met" if good else "**missed**"
+    fig3, sweep = k["reproduce_fig3"]["seconds"], k["scaffold_sweep"]["seconds"]
+
+    def ok(good: bool) -> str:
+        return "met" if good else "**missed**"
+
+    ratio, speedup = r["throughput_ratio"], fw["speedup_chunked_vs_recurrent"]
     lines = [f"Measured on **{rec['device_description']}** (torch {rec['torch']}, "
              f"{rec['threads']} threads), {rec['time']}.", "",
              "| kernel | measurement | budget |", "| --- | --- | --- |",
              f"| `retrieve` (dot + softmax), {r['n_queries']} queries x {r['n_keys']} keys x {r['dim']} dims "
-             f"| {r['retrieve_s']:.2f} s, {r['retrieve_gflops']:.0f} GFLOP/s; one matmul {r['matmul_s']:.2f} s, "
-             f"{r['matmul_gflops']:.0f} GFLOP/s; throughput ratio {r['throughput_ratio']:.2f} "
-             f"| >= {BUDGETS['retrieve_vs_matmul']}: {ok(r['throughput_ratio'] >= BUDGETS['retrieve_vs_matmul'])} |",
-             f"| fast weights ({fw['rule']} rule), length {fw['seq_len'][-1]} | recurrent {fw['recurrent_s'][-1]:.3f} s, "
+             f"| {r['retrieve_s']:.2f} s, {r['retrieve_gflops']:.0f} GFLOP/s; "
+             f"one matmul {r['matmul_s']:.2f} s, {r['matmul_gflops']:.0f} GFLOP/s; "
+             f"throughput ratio {ratio:.2f} "
+             f"| >= {BUDGETS['retrieve_vs_matmul']}: {ok(ratio >= BUDGETS['retrieve_vs_matmul'])} |",
+             f"| fast weights ({fw['rule']} rule), length {fw['seq_len'][-1]} "
+             f"| recurrent {fw['recurrent_s'][-1]:.3f} s, "
              f"parallel {fw['parallel_s'][-1]:.3f} s, chunked {fw['chunked_s'][-1]:.3f} s "
-             f"(speed-up {fw['speedup_chunked_vs_recurrent']:.0f}x; forms agree to {fw['max_abs_diff']:.1e}) "
-             f"| >= {BUDGETS['chunked_speedup']:.0f}x: {ok(fw['speedup_chunked_vs_recurrent'] >= BUDGETS['chunked_speedup'])} |",
-             f"| dual-form read-out, {df['n_memories']:,} memories, {df['queries']} queries | {df['readout_s']:.3f} s "
+             f"(speed-up {speedup:.0f}x; forms agree to {fw['max_abs_diff']:.1e}) "
+             f"| >= {BUDGETS['chunked_speedup']:.0f}x: {ok(speedup >= BUDGETS['chunked_speedup'])} |",
+             f"| dual-form read-out, {df['n_memories']:,} memories, {df['queries']} queries "
+             f"| {df['readout_s']:.3f} s "
              f"(weights: {df['weights_s']:.5f} s; max difference {df['max_abs_diff']:.1e}) | — |",
              f"| `python -m kvlib reproduce fig3` (Figure 3, every memory materialised, "
-             f"imports and data included) | {k['reproduce_fig3']['seconds']:.1f} s | <= {BUDGETS['reproduce_fig3_s']:.0f} s (twice the published "
-             f"notebook's 8.5 s): {ok(k['reproduce_fig3']['seconds'] <= BUDGETS['reproduce_fig3_s'])} |",
+             f"imports and data included) | {fig3:.1f} s "
+             f"| <= {BUDGETS['reproduce_fig3_s']:.0f} s (twice the published "
+             f"notebook's 8.5 s): {ok(fig3 <= BUDGETS['reproduce_fig3_s'])} |",
              f"| scaffold capacity sweep (N_h = 400, 3,600 sensory units, up to 3,600 patterns) "
-             f"| {k['scaffold_sweep']['seconds']:.1f} s | < 30 s: {ok(k['scaffold_sweep']['seconds'] < 30)} |"]
+             f"| {sweep:.1f} s | < 30 s: {ok(sweep < 30)} |"]
     if "notebooks" in rec:
         lines += ["", "| notebook | execution time | peak memory | checked numbers vs committed |",
                   "| --- | --- | --- | --- |"]
@@ -266,10 +350,13 @@ def to_markdown(rec: dict) -> str:
         for row in rec["notebooks"]:
             total += row["wall_s"]
             peak = f"{row['peak_mib']:.0f} MiB" if row.get("peak_mib") else "n/a"
-            lines.append(f"| {row['notebook']} | {row['wall_s']:.1f} s | {peak} | "
-                         f"{row.get('checked_numbers', 0)} numbers, max difference {row.get('max_abs_diff', 0):.2g} |")
+            drift = (f"{row.get('checked_numbers', 0)} numbers, "
+                     f"max difference {row.get('max_abs_diff', 0):.2g}")
+            if not row.get("within_tolerance", True):
+                drift += ", **outside the stated tolerances**"
+            lines.append(f"| {row['notebook']} | {row['wall_s']:.1f} s | {peak} | {drift} |")
+        peak_all = max((r.get("peak_mib") or 0) for r in rec["notebooks"])
         lines += ["", f"Whole book: {total:.0f} s (budget {BUDGETS['book_total_s']:.0f} s on 2 CPU cores: "
-                  f"{ok(total <= BUDGETS['book_total_s'])}); largest notebook peak "
-                  f"{max((r.get('peak_mib') or 0) for r in rec['notebooks']):.0f} MiB "
+                  f"{ok(total <= BUDGETS['book_total_s'])}); largest notebook peak {peak_all:.0f} MiB "
                   f"(budget {BUDGETS['notebook_peak_mib']:.0f} MiB)."]
     return "\n".join(lines) + "\n"

@@ -1,24 +1,84 @@
+import ast
+import importlib.metadata
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from kvlib.bench import BUDGETS, checked_numbers, to_markdown, toc_notebooks
+from kvlib.bench import BUDGETS, BookNotFound, checked_numbers, checked_outputs, to_markdown, toc_notebooks
 from kvlib.reproduce import _jsonable, figures, register
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_checked_numbers_reads_only_checked_cells():
     nb = nbformat.v4.new_notebook()
-    a = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)")
+    a = nbformat.v4.new_code_cell("print(1)", metadata={"tags": ["nbval-check-output"]})
     a.outputs = [nbformat.v4.new_output("stream", text="acc 99.7 and -1.5e-3, n=12\n")]
-    b = nbformat.v4.new_code_cell("print(2)")
+    b = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(2)")     # a comment is not the tag
     b.outputs = [nbformat.v4.new_output("stream", text="7.0\n")]
-    nb.cells = [a, b]
+    c = nbformat.v4.new_code_cell("print(3)", metadata={"tags": ["hide-input"]})
+    c.outputs = [nbformat.v4.new_output("stream", text="8.0\n")]
+    nb.cells = [a, b, c]
     assert checked_numbers(nb) == [99.7, -1.5e-3, 12.0]
+    assert checked_outputs(nb) == ["acc 99.7 and -1.5e-3, n=12\n"]
 
 
 def test_toc_lists_existing_notebooks_in_book_order():
-    nbs = toc_notebooks()
+    nbs = toc_notebooks(ROOT)
     assert nbs and all(p.suffix == ".ipynb" and p.exists() for p in nbs)
-    assert [p.name for p in nbs] == sorted(p.name for p in nbs)
+    chapters = [p.name for p in nbs if p.parent == ROOT / "book"]
+    assert chapters == sorted(chapters) and len(chapters) >= 6
+
+
+def test_a_folder_without_a_book_is_named(tmp_path):
+    with pytest.raises(BookNotFound, match="no _toc.yml"):
+        toc_notebooks(tmp_path)
+
+
+@pytest.mark.parametrize("argv", [["notebooks"], ["bench", "--out", "x"], ["notebooks", "--book", "nowhere"]])
+def test_book_commands_outside_a_checkout_say_so_in_one_line(tmp_path, argv):
+    """Run where an installed kvlib runs: a folder that is not the book's checkout."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "kvlib", *argv], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no book in ") and "--book DIR" in lines[0], \
+        proc.stderr
+    assert not (tmp_path / "x").exists(), "nothing is benchmarked before the book is found"
+
+
+def _declared() -> set[str]:
+    """Distributions kvlib declares: its dependencies and the ``bench`` extra."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["bench"]
+    return {canonicalize_name(Requirement(r).name) for r in reqs}
+
+
+@pytest.mark.parametrize("module", ["kvlib/bench.py", "kvlib/__main__.py"])
+def test_book_commands_import_only_what_kvlib_declares(module):
+    """Every third-party import of the bench/notebooks commands is a declared distribution."""
+    tree = ast.parse((ROOT / module).read_text())
+    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    mods |= {n.module.split(".")[0] for n in ast.walk(tree)
+             if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module}
+    # modules named in strings (the child process that executes a notebook imports these)
+    src = (ROOT / module).read_text()
+    mods |= {m for m in ("nbformat", "nbclient", "yaml", "ipykernel") if f"import {m}" in src or
+             f"from {m} " in src or f"{m!r}" in src or f'"{m}"' in src}
+    third = sorted(m for m in mods if m not in sys.stdlib_module_names and m != "kvlib")
+    dists = importlib.metadata.packages_distributions()
+    declared = _declared()
+    for m in third:
+        names = {canonicalize_name(d) for d in dists.get(m, [])}
+        assert names & declared, f"{module} imports {m} ({sorted(names)}), which kvlib does not declare"
 
 
 def _record(ratio, speedup, fig3_s, nb_s):
