@@ -7,10 +7,33 @@ current folder) and need the ``bench`` extra (``pip install "kvlib[bench]"``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error is one line on stderr and exit status 2 (``KVLIB_DEBUG=1``
+    shows the traceback instead)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - the command line reports, it does not crash
+        if os.environ.get("KVLIB_DEBUG"):
+            raise
+        from kvlib.data import DataError
+        known = isinstance(err, (ValueError, TypeError, DataError, OSError))
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not known:
+            msg = f"{type(err).__name__}: {msg} (set KVLIB_DEBUG=1 for the traceback)"
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kvlib",
                                      description="kvlib: the library behind the kv-memory-book")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -40,25 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     npr.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     npr.add_argument("--book", default=".", metavar="DIR",
                      help="the book's folder, holding _toc.yml (default: the current folder)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.cmd in ("bench", "notebooks"):
         return _book_command(args)
 
-    from kvlib.data import DataError
     if args.cmd == "reproductions":
         from kvlib import reproductions
-        try:
-            results = reproductions.run(keys=args.only, chapter=args.chapter, device=args.device,
-                                        progress=not args.no_progress)
-            js, md = reproductions.write(results, args.out)
-        except (ValueError, TypeError, DataError, OSError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        results = reproductions.run(keys=args.only, chapter=args.chapter, device=args.device,
+                                    progress=not args.no_progress)
+        js, md = reproductions.write(results, args.out)
         n_ok = sum(r.verdict == "reproduced" for r in results)
         print(f"wrote {js} and {md}: {n_ok} of {len(results)} rows reproduced")
         return 0
-    from kvlib.reproduce import figures, reproduce
+    from kvlib.figures.registry import figures, reproduce
     if args.cmd == "list":
         for name, fig in figures().items():
             print(f"{name:28s} {fig.chapter:28s} {fig.description}")
@@ -69,12 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--set: expected KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         settings[key] = _parse_value(value)
-    try:
-        rec = reproduce(args.figure, out=args.out, device=args.device,
-                        progress=not args.no_progress, **settings)
-    except (ValueError, TypeError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    rec = reproduce(args.figure, out=args.out, device=args.device,
+                    progress=not args.no_progress, **settings)
     print(f"wrote {args.out}/{args.figure}.png and {args.out}/{args.figure}.json "
           f"({rec['provenance']['wall_s']:.1f} s on {rec['provenance']['device']})")
     return 0

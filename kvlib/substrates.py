@@ -1,18 +1,23 @@
-"""Two sketches of key-value memory in neural tissue (§3 of the review).
+"""Key-value memory in neural tissue (§3 of the review): TEM's memory and an astrocyte sketch.
 
-Explained in Chapter 4, §TEM as key-value memory and §Astrocytes compute attention
-(``book/04_substrates.ipynb``). Both are deliberately small, hand-built versions of the
-ideas, not re-implementations of the published models.
+Explained in Chapter 4, §4.3 TEM and §4.4 astrocytes (``book/04_substrates.ipynb``).
 
-1. **TEM-like structural memory** (after Whittington et al. 2020, 2022). A structural code
-   for places on a small torus, built from grid modules and updated by path integration
-   (``g_{t+1} = g_t T_a``, one permutation matrix per action, like TEM's action-dependent
-   transitions), addresses a Hebbian memory: hippocampal cells are conjunctions of the grid
-   modules (``p = g₁ ⊗ g₂ ⊗ …``, one cell per place) and their synapses onto sensory cells
-   are strengthened when both fire (``M += pᵀs``). Because the address is computed from the
-   path, a place reached by a route never taken before still finds what was seen there.
-   *Not in TEM: the structural code is hand-built, not learned, and memory retrieval is a
-   single read-out rather than attractor dynamics.*
+1. **TEM's memory step** (Whittington et al. 2020; the code followed is ``jbakermans/torch_tem``,
+   ``model.py``). A structural code ``g`` (medial entorhinal) is updated by the animal's own
+   actions; hippocampal cells are conjunctions ``p = f_p(flatten(g ⊗ x))`` of ``g`` with the
+   compressed sensory code ``x`` (TEM's ``inf_p``, ``g2g_``, ``x2x_``); an autoassociative
+   memory stores them with TEM's Hebbian rule ``M ← clip(λM + η(p + p̂)ᵀ(p − p̂), −1, 1)``, where
+   ``p̂`` is what the memory retrieves from ``g`` alone (``hebbian``); retrieval runs TEM's
+   attractor ``h ← f_p(κh + hM)`` from the query ``g ⊗ 1`` (``attractor``), with
+   ``f_p = leaky_relu(clip(·, −1, 1))``; the observation is read by summing ``p`` over the
+   structural cells (``f_x``'s ``W_tileᵀ``). Parameters as in TEM's ``parameters.py``:
+   λ = 0.9999, η = 0.5, κ = 0.8, 45 observations compressed to two-hot codes over 10 cells.
+   *The book's simplifications: ``g`` is hand-coded (grid modules on a torus, moved by one
+   permutation per action), not learned (TEM's training takes hours), and it is given by path
+   integration alone (TEM also infers it from memory); one frequency module, no temporal
+   filtering of ``x`` and a weight of 1 on it (TEM learns σ(w_p)), five attractor steps
+   without TEM's hierarchical early stopping; the observation is decoded as the nearest
+   two-hot code instead of TEM's learned decompression network.*
 
 2. **Neuron-astrocyte attention** (after Kozachkov, Kastanenka & Krotov 2023). Hidden neurons
    carry feature maps ``φ`` of keys and queries; Hebbian hidden→output synapses store
@@ -25,89 +30,99 @@ ideas, not re-implementations of the published models.
    (Choromanski et al. 2021) that kernel approximates the softmax kernel ``exp(q·k)``.
    *A simplified reading of the published model: one astrocyte, no dynamics.*
 
-Row vectors throughout; axis names: T memories (time steps), B queries, m features.
+Row vectors throughout; axis names: T steps, B environments (TEM's batch) or queries, m features.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import combinations
 
 import torch
 
-from kvlib.scaffold import _check_periods, _check_pos_int, grid_codebook
+from kvlib.device import cpu_threads
+from kvlib.scaffold import _check_pos_int
 
 __all__ = [
-    "ACTIONS", "Torus", "random_walk", "ConjunctiveMemory", "tem_trial", "tem_experiment",
+    "ACTIONS", "Torus", "random_walk", "two_hot_codes", "TEMMemory", "tem_walk", "tem_experiment",
     "draw_features", "positive_random_features", "softmax_attention", "kernel_attention",
     "NeuronAstrocyteNetwork", "astrocyte_error_curve",
 ]
 
-#: Moves on the torus: +x, −x, +y, −y (Chapter 4, §TEM as key-value memory).
+#: Moves on the torus: +x, −x, +y, −y (Chapter 4, §4.3).
 ACTIONS = torch.tensor([[1, 0], [-1, 0], [0, 1], [0, -1]])
 
 
-# =========================================================================== 1. TEM-like sketch
+# =========================================================================== 1. TEM's memory
 class Torus:
-    """An L × L torus with a grid-module structural code (L = product of co-prime periods).
+    """An L × L torus with a hand-coded, grid-like structural code that path-integrates exactly.
 
-    ``code(xy)`` gives the structural code of positions (B, 2) → (B, Σλ²); ``step(g, a)``
-    path-integrates codes (B, Σλ²) by actions (B,) with one permutation matrix per action;
-    ``place_code(g)`` forms the conjunctive hippocampal code (B, L²).
-    Explained in Chapter 4, §TEM as key-value memory.
+    The code of place r = (x, y) is ``g(r) = a·[cos θ_k(r), sin θ_k(r)]_k`` with
+    ``θ_k(r) = 2π k·r / L`` over wave vectors k of the torus (one of each pair ±k, up to
+    ``max_frequency`` cycles per side; all of them by default), amplitude ``a``: plane waves at
+    several spatial frequencies and orientations, the Fourier modes that grid cells and TEM's
+    learned g resemble. A step by action a rotates each (cos, sin) pair by ``2π k·Δ_a / L``:
+    ``g_{t+1} = g_t T_a`` with one orthogonal matrix per action (the book's stand-in for TEM's
+    learned, action-dependent transition ``f_mu_g_path``). Components that vanish everywhere
+    (sin of a wave vector equal to its own negative) are dropped.
+    Explained in Chapter 4, §4.3.
 
-    >>> tor = Torus((3, 4)); tor.size, tor.n_places
-    (12, 144)
+    >>> tor = Torus(6); tor.n_places, tor.n_g
+    (36, 35)
     """
 
-    def __init__(self, periods: Sequence[int] = (3, 4), device: str | torch.device = "cpu"):
-        ps = _check_periods(periods)
-        for i in range(len(ps)):
-            for j in range(i + 1, len(ps)):
-                if math.gcd(ps[i], ps[j]) != 1:
-                    raise ValueError(f"periods: expected pairwise co-prime periods, got {periods!r}")
-        self.periods = ps
-        self.size = math.prod(ps)
-        self.n_places = self.size ** 2
+    def __init__(self, size: int = 6, max_frequency: float | None = None, amplitude: float = 0.1,
+                 device: str | torch.device = "cpu"):
+        L = _check_pos_int("size", size)
+        if L < 2:
+            raise ValueError(f"size: expected at least 2, got {size!r}")
+        if not isinstance(amplitude, (int, float)) or isinstance(amplitude, bool) or not amplitude > 0:
+            raise ValueError(f"amplitude: expected a positive number, got {amplitude!r}")
+        self.size, self.n_places, self.amplitude = L, L * L, float(amplitude)
         self.device = torch.device(device)
-        self.codebook = grid_codebook(ps, device=device)      # (L², n_g), row x·L + y
+        ks = []
+        for kx in range(L):                                   # one of each ±k pair, by frequency
+            for ky in range(L):
+                if (kx, ky) == (0, 0) or ((-kx) % L, (-ky) % L) < (kx, ky):
+                    continue
+                if max_frequency is None or math.hypot(min(kx, L - kx), min(ky, L - ky)) <= max_frequency:
+                    ks.append((kx, ky))
+        if not ks:
+            raise ValueError(f"max_frequency: expected at least one wave vector, got {max_frequency!r}")
+        self.wave_vectors = torch.tensor(ks, dtype=torch.float64)          # (K, 2)
+        xy = torch.tensor([(x, y) for x in range(L) for y in range(L)], dtype=torch.float64)   # row x·L + y
+        theta = 2 * math.pi * xy @ self.wave_vectors.T / L                 # (L², K)
+        full = torch.cat([torch.cos(theta), torch.sin(theta)], dim=1)     # (L², 2K): cos block, sin block
+        self._keep = full.abs().amax(dim=0) > 1e-9                         # drop sin of self-conjugate k
+        self.codebook = (amplitude * full[:, self._keep]).float().to(self.device)   # (L², n_g)
+        self.n_g = self.codebook.shape[1]
         self.transitions = self._transitions()                # (4, n_g, n_g)
 
     def _transitions(self) -> torch.Tensor:
+        K = self.wave_vectors.shape[0]
         mats = []
-        for dx, dy in ACTIONS.tolist():                       # 4 actions
-            blocks = []
-            for lam in self.periods:                          # one shift per module
-                i, j = torch.meshgrid(torch.arange(lam), torch.arange(lam), indexing="ij")
-                src = (i * lam + j).reshape(-1)
-                dst = (((i + dx) % lam) * lam + (j + dy) % lam).reshape(-1)
-                T = torch.zeros(lam * lam, lam * lam)
-                T[src, dst] = 1.0                             # g_next[dst] = g[src]
-                blocks.append(T)
-            mats.append(torch.block_diag(*blocks))
-        return torch.stack(mats).to(self.device)
+        for d in ACTIONS.tolist():                            # 4 actions
+            phi = 2 * math.pi * self.wave_vectors @ torch.tensor(d, dtype=torch.float64) / self.size   # (K,)
+            c, s = torch.cos(phi), torch.sin(phi)
+            T = torch.zeros(2 * K, 2 * K, dtype=torch.float64)
+            i = torch.arange(K)
+            T[i, i], T[i, K + i] = c, s                      # [cos, sin] @ [[c, s], [−s, c]]
+            T[K + i, i], T[K + i, K + i] = -s, c
+            mats.append(T[self._keep][:, self._keep])
+        return torch.stack(mats).float().to(self.device)
 
     def index(self, xy: torch.Tensor) -> torch.Tensor:
-        """Place index ``x·L + y`` of positions (B, 2), wrapped onto the torus."""
+        """Place index ``x·L + y`` of positions (..., 2), wrapped onto the torus."""
         xy = xy % self.size
         return xy[..., 0] * self.size + xy[..., 1]
 
     def code(self, xy: torch.Tensor) -> torch.Tensor:
-        """Structural (grid) code of positions (B, 2) → (B, n_g)."""
-        return self.codebook[self.index(xy.to(self.device))]
+        """Structural code of positions (B, 2) → (B, n_g)."""
+        return self.codebook[self.index(xy).to(self.device)]
 
     def step(self, g: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Path integration, one step: ``g_{t+1} = g_t T_a`` for codes (B, n_g), actions (B,)."""
         return torch.bmm(g[:, None, :], self.transitions[actions.to(self.device)])[:, 0]
-
-    def place_code(self, g: torch.Tensor) -> torch.Tensor:
-        """Conjunctive hippocampal code: outer product of the module codes, flattened (B, L²)."""
-        p = torch.ones(g.shape[0], 1, device=g.device, dtype=g.dtype)
-        start = 0
-        for lam in self.periods:                              # conjoin module by module
-            block = g[:, start:start + lam * lam]
-            p = (p[:, :, None] * block[:, None, :]).reshape(g.shape[0], -1)
-            start += lam * lam
-        return p
 
 
 def random_walk(n_steps: int, n_walks: int = 1, start: Sequence[int] = (0, 0),
@@ -115,7 +130,7 @@ def random_walk(n_steps: int, n_walks: int = 1, start: Sequence[int] = (0, 0),
     """Random walks on the integer lattice: actions (n_walks, n_steps) and positions
     (n_walks, n_steps + 1, 2), starting at ``start`` (wrap them with :meth:`Torus.index`).
 
-    Explained in Chapter 4, §TEM as key-value memory.
+    Explained in Chapter 4, §4.3.
     """
     if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 0:
         raise ValueError(f"n_steps: expected an integer >= 0, got {n_steps!r}")
@@ -126,121 +141,178 @@ def random_walk(n_steps: int, n_walks: int = 1, start: Sequence[int] = (0, 0),
     return actions, pos + torch.tensor(start)
 
 
-class ConjunctiveMemory:
-    """Hebbian memory binding hippocampal (conjunctive) codes to sensory codes: ``M += pᵀs``.
+def two_hot_codes(n_obs: int = 45, n_cells: int = 10) -> torch.Tensor:
+    """TEM's compressed sensory code (``two_hot_table``): a distinct two-hot vector over
+    ``n_cells`` cells for each of ``n_obs`` observations, (n_obs, n_cells).
 
-    Explained in Chapter 4, §TEM as key-value memory.
-    """
+    TEM lists them in its own order; any order of distinct codes serves. Explained in Chapter 4, §4.3.
 
-    def __init__(self, n_hippocampal: int, n_sensory: int, device: str | torch.device = "cpu"):
-        self.M = torch.zeros(_check_pos_int("n_hippocampal", n_hippocampal),
-                             _check_pos_int("n_sensory", n_sensory), device=device)
-
-    def store(self, p: torch.Tensor, s: torch.Tensor) -> None:
-        """Add the conjunctions of hippocampal codes (T, n_h) and sensory codes (T, n_s), Eq 1."""
-        if p.shape[0] != s.shape[0]:
-            raise ValueError(f"s: expected {p.shape[0]} rows to match p, got {s.shape[0]}")
-        self.M += p.T @ s
-
-    def recall(self, p: torch.Tensor) -> torch.Tensor:
-        """Read-out ``p M`` for hippocampal codes (B, n_h) → (B, n_s)."""
-        return p @ self.M
-
-
-def tem_trial(torus: Torus, explore_steps: int, n_obs: int = 10, d_sensory: int = 20,
-              route_length: int = 12, n_queries: int = 200, generator: torch.Generator | None = None,
-              details: bool = False) -> dict:
-    """One environment: explore, then answer "what is at the end of this new route?".
-
-    The world assigns each place one of ``n_obs`` observations (random ±1 sensory codes). The
-    agent walks ``explore_steps`` random steps from the origin, storing (place code, sensory
-    code) at every visited position. It is then given ``n_queries`` fresh random routes of
-    ``route_length`` steps from the origin and must name the observation at each end:
-
-    - the **TEM-like** agent path-integrates its structural code along the route and reads the
-      memory at the resulting address;
-    - the **route** agent remembers only the transitions it made (place, action → place) and
-      can follow a route only while it retraces them.
-
-    Either agent guesses at random when it has nothing. Returns the fraction of places visited
-    and, for each agent, the accuracy on all queries and on queries ending at visited places;
-    with ``details=True`` also the walks, routes, answers and the step at which the route agent
-    got lost (−1 if never), for drawing.
-    Explained in Chapter 4, §TEM as key-value memory.
+    >>> two_hot_codes(45, 10).sum(1).unique().tolist()
+    [2.0]
     """
     _check_pos_int("n_obs", n_obs)
-    _check_pos_int("route_length", route_length)
-    _check_pos_int("n_queries", n_queries)
-    dev = torus.device
-    obs = torch.randint(0, n_obs, (torus.n_places,), generator=generator)          # world: place → observation
-    codes = (torch.randint(0, 2, (n_obs, _check_pos_int("d_sensory", d_sensory)), generator=generator)
-             * 2 - 1).float().to(dev)                                               # (n_obs, d_s)
-    acts, pos = random_walk(explore_steps, 1, generator=generator)
-    places = torus.index(pos[0])                                                    # (T + 1,)
-    visited = torch.zeros(torus.n_places, dtype=torch.bool)
-    visited[places] = True
-
-    # TEM-like agent: path integration during exploration, then Hebbian binding
-    g = torus.code(pos[0, :1])
-    g_path = [g]
-    for a in acts[0]:                                          # path integration is sequential in time
-        g = torus.step(g, a[None])
-        g_path.append(g)
-    mem = ConjunctiveMemory(torus.n_places, d_sensory, device=dev)
-    mem.store(torus.place_code(torch.cat(g_path)), codes[obs[places]])
-
-    # route agent: a table of experienced transitions, -1 where never taken
-    table = torch.full((torus.n_places, 4), -1, dtype=torch.long)
-    if explore_steps:
-        table[places[:-1], acts[0]] = places[1:]
-
-    q_acts, q_pos = random_walk(route_length, n_queries, generator=generator)
-    target = obs[torus.index(q_pos[:, -1])]                                        # (B,)
-    ends_visited = visited[torus.index(q_pos[:, -1])]
-    g = torus.code(q_pos[:, 0])
-    here = torus.index(q_pos[:, 0])
-    lost_at = torch.full((n_queries,), -1, dtype=torch.long)
-    for t in range(route_length):                             # both agents follow the route step by step
-        g = torus.step(g, q_acts[:, t])
-        nxt = table[here.clamp_min(0), q_acts[:, t]]
-        lost_at = torch.where((here >= 0) & (nxt < 0), torch.tensor(t), lost_at)
-        here = torch.where(here >= 0, nxt, here)              # -1 once lost
-    guess = torch.randint(0, n_obs, (2, n_queries), generator=generator)
-    read = mem.recall(torus.place_code(g))                    # (B, d_s)
-    tem = torch.where(read.abs().sum(1).cpu() > 0, (read @ codes.T).argmax(1).cpu(), guess[0])
-    route = torch.where(here >= 0, obs[here.clamp_min(0)], guess[1])
-    out = {"fraction_visited": float(visited.float().mean()),
-           "ends_visited": float(ends_visited.float().mean())}
-    for name, pred in (("tem", tem), ("route", route)):
-        hit = (pred == target).float()
-        out[name] = float(hit.mean())
-        out[name + "_visited"] = float(hit[ends_visited].mean()) if bool(ends_visited.any()) else float("nan")
-    if details:
-        out.update(explore=pos[0], visited=visited, routes=q_pos, target=target, visited_end=ends_visited,
-                   tem_answer=tem, route_answer=route, lost_at=lost_at, observations=obs)
-    return out
+    _check_pos_int("n_cells", n_cells)
+    if n_obs > math.comb(n_cells, 2):
+        raise ValueError(f"n_obs: expected at most C({n_cells}, 2) = {math.comb(n_cells, 2)} observations, "
+                         f"got {n_obs}")
+    pairs = list(combinations(range(n_cells), 2))[:n_obs]
+    codes = torch.zeros(n_obs, n_cells)
+    for o, (i, j) in enumerate(pairs):                        # a small table, built once
+        codes[o, [i, j]] = 1.0
+    return codes
 
 
-def tem_experiment(explore_steps: Sequence[int] = (0, 10, 25, 50, 100, 150, 200, 300, 400, 600, 800),
-                   periods: Sequence[int] = (3, 4), n_obs: int = 10, route_length: int = 12,
-                   n_queries: int = 200, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-                   device: str | torch.device = "cpu") -> dict:
-    """:func:`tem_trial` over exploration lengths and seeds; means over seeds, as lists.
+class TEMMemory:
+    """TEM's Hebbian attractor memory over conjunctive cells ``p = g ⊗ x``, one per environment.
 
-    Returns ``{"explore_steps", "fraction_visited", "ends_visited" (fraction of query routes
-    ending at a visited place), "accuracy": {"tem", "route"}, "accuracy_visited": {"tem", "route"}}``. Explained in Chapter 4, §TEM as key-value memory.
+    ``M`` (B, n_p, n_p) with ``n_p = n_g·n_x``, ``p`` flattened g-major (TEM's ``W_repeat`` and
+    ``W_tile``). Methods follow ``torch_tem/model.py``: :meth:`f_p`, :meth:`conjunction`
+    (``inf_p``), :meth:`query` (``g2g_``), :meth:`attractor`, :meth:`hebbian`, :meth:`read_x`
+    (``f_x`` before its decompression network). Explained in Chapter 4, §4.3.
     """
-    torus = Torus(periods, device)
-    rows = []
-    for n in explore_steps:
-        trials = [tem_trial(torus, n, n_obs=n_obs, route_length=route_length, n_queries=n_queries,
-                            generator=torch.Generator().manual_seed(s)) for s in seeds]
-        rows.append({k: sum(t[k] for t in trials) / len(trials) for k in trials[0]})
-    return {"explore_steps": list(explore_steps),
-            "fraction_visited": [r["fraction_visited"] for r in rows],
-            "ends_visited": [r["ends_visited"] for r in rows],
-            "accuracy": {a: [r[a] for r in rows] for a in ("tem", "route")},
-            "accuracy_visited": {a: [r[a + "_visited"] for r in rows] for a in ("tem", "route")}}
+
+    def __init__(self, n_g: int, n_x: int, batch: int = 1, lam: float = 0.9999, eta: float = 0.5,
+                 kappa: float = 0.8, n_iter: int = 5, device: str | torch.device = "cpu"):
+        self.n_g, self.n_x = _check_pos_int("n_g", n_g), _check_pos_int("n_x", n_x)
+        for name, v in (("lam", lam), ("eta", eta), ("kappa", kappa)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name}: expected a finite number >= 0, got {v!r}")
+        self.lam, self.eta, self.kappa = float(lam), float(eta), float(kappa)
+        self.n_iter = _check_pos_int("n_iter", n_iter)
+        n_p = n_g * n_x
+        self.M = torch.zeros(_check_pos_int("batch", batch), n_p, n_p, device=device)
+
+    @staticmethod
+    def f_p(p: torch.Tensor) -> torch.Tensor:
+        """TEM's hippocampal activation: ``leaky_relu(clip(p, −1, 1))`` (slope 0.01)."""
+        return torch.nn.functional.leaky_relu(p.clamp(-1.0, 1.0))
+
+    @staticmethod
+    def prepare_x(x: torch.Tensor) -> torch.Tensor:
+        """TEM's ``f_n``: ``normalise(relu(x − mean(x)))`` of compressed codes (B, n_x)."""
+        return torch.nn.functional.normalize(torch.relu(x - x.mean(dim=-1, keepdim=True)), dim=-1)
+
+    def conjunction(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``p = f_p(flatten(g ⊗ x))`` for structural codes (B, n_g) and prepared sensory codes (B, n_x)."""
+        return self.f_p((g[:, :, None] * x[:, None, :]).reshape(g.shape[0], -1))   # (B, n_g·n_x)
+
+    def query(self, g: torch.Tensor) -> torch.Tensor:
+        """The memory index from ``g`` alone, ``g ⊗ 1`` (TEM's ``g2g_`` with ``W_repeat``): (B, n_p)."""
+        return g.repeat_interleave(self.n_x, dim=1)
+
+    def attractor(self, h: torch.Tensor) -> torch.Tensor:
+        """Pattern completion: ``h ← f_p(h)``, then ``n_iter`` times ``h ← f_p(κh + hM)``: (B, n_p)."""
+        h = self.f_p(h)
+        for _ in range(self.n_iter):                          # the attractor's iterations
+            h = self.f_p(self.kappa * h + torch.bmm(h[:, None, :], self.M)[:, 0])
+        return h
+
+    def hebbian(self, p: torch.Tensor, p_hat: torch.Tensor) -> None:
+        """TEM's update ``M ← clip(λM + η(p + p̂)ᵀ(p − p̂), −1, 1)`` (row vectors), in place."""
+        new = (p + p_hat)[:, :, None] * (p - p_hat)[:, None, :]   # (B, n_p, n_p)
+        self.M = (self.lam * self.M + self.eta * new).clamp_(-1.0, 1.0)
+
+    def read_x(self, p: torch.Tensor) -> torch.Tensor:
+        """Sum ``p`` over the structural cells for each sensory cell (``p W_tileᵀ``): (B, n_p) → (B, n_x)."""
+        return p.reshape(p.shape[0], self.n_g, self.n_x).sum(dim=1)
+
+
+def tem_walk(torus: Torus, n_steps: int = 400, n_envs: int = 8, n_obs: int = 45, n_x: int = 10,
+             generator: torch.Generator | None = None, **memory) -> dict:
+    """TEM's test: walk each of ``n_envs`` environments once and predict every observation
+    before seeing it.
+
+    Each environment gives each place one of ``n_obs`` observations at random. At every step
+    the TEM agent path-integrates ``g``, retrieves ``p̂`` from ``g ⊗ 1`` by the attractor,
+    predicts the observation whose two-hot code is nearest to ``read_x(p̂)``, then sees the
+    observation and stores ``p`` with the Hebbian rule (``p̂`` from before the update, as in
+    TEM). Two reference agents (TEM's Fig 3 comparison): a **node agent** that knows which place
+    it is at and remembers what each visited place showed, and an **edge agent** that
+    remembers only what lay at the end of each (place, action) it has taken; both guess at
+    random otherwise. ``memory`` passes TEM's parameters to :class:`TEMMemory`.
+
+    Returns per step t = 1…n_steps (shape (n_envs, n_steps)): ``"tem"``, ``"node"``,
+    ``"edge"`` (prediction correct), ``"visited"`` (the place was seen before), ``"new_edge"``
+    (reached by a (place, action) never taken before), ``"fraction_visited"`` (of all places,
+    before the step). Explained in Chapter 4, §4.3.
+    """
+    _check_pos_int("n_steps", n_steps)
+    B = _check_pos_int("n_envs", n_envs)
+    dev = torus.device
+    codes = two_hot_codes(n_obs, n_x).to(dev)                 # (n_obs, n_x)
+    x_all = TEMMemory.prepare_x(codes)                        # prepared codes, (n_obs, n_x)
+    world = torch.randint(0, n_obs, (B, torus.n_places), generator=generator)   # place → observation
+    acts, pos = random_walk(n_steps, B, generator=generator)
+    places = torus.index(pos)                                 # (B, T + 1)
+    obs = torch.gather(world, 1, places)                      # (B, T + 1)
+    guess = torch.randint(0, n_obs, (3, B, n_steps), generator=generator)
+    mem = TEMMemory(torus.n_g, n_x, batch=B, device=dev, **memory)
+    rows = torch.arange(B)
+    seen = torch.zeros(B, torus.n_places, dtype=torch.bool)
+    edges = torch.zeros(B, torus.n_places, 4, dtype=torch.bool)
+    node_mem = torch.full((B, torus.n_places), -1, dtype=torch.long)
+    out = {k: torch.zeros(B, n_steps, dtype=torch.bool)
+           for k in ("tem", "node", "edge", "visited", "new_edge")}
+    frac = torch.zeros(B, n_steps)
+    g = torus.code(pos[:, 0])
+    with cpu_threads(1 if dev.type == "cpu" else None):       # many small steps: one thread is faster
+        for t in range(n_steps + 1):                          # the walk is sequential in time
+            here, o = places[:, t], obs[:, t]
+            p_hat = mem.attractor(mem.query(g))               # generated from g alone
+            if t > 0:
+                prev, a = places[:, t - 1], acts[:, t - 1]
+                scores = mem.read_x(p_hat) @ x_all.T          # (B, n_obs)
+                tem = torch.where(scores.abs().sum(1).cpu() > 0, scores.argmax(1).cpu(), guess[0, :, t - 1])
+                visited = seen[rows, here]
+                known_edge = edges[rows, prev, a]
+                node = torch.where(visited, node_mem[rows, here], guess[1, :, t - 1])
+                edge = torch.where(known_edge, node_mem[rows, here], guess[2, :, t - 1])
+                for k, v in (("tem", tem == o), ("node", node == o), ("edge", edge == o),
+                             ("visited", visited), ("new_edge", ~known_edge)):
+                    out[k][:, t - 1] = v
+                frac[:, t - 1] = seen.float().mean(dim=1)
+                edges[rows, prev, a] = True
+            p = mem.conjunction(g, x_all[o.to(dev)])          # inferred p from g and what is seen
+            mem.hebbian(p, p_hat)
+            seen[rows, here] = True
+            node_mem[rows, here] = o
+            if t < n_steps:
+                g = torus.step(g, acts[:, t])                 # path integration
+    return {**{k: v for k, v in out.items()}, "fraction_visited": frac}
+
+
+def tem_experiment(torus: Torus | None = None, n_steps: int = 400, n_envs: int = 8,
+                   bins: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0), seed: int = 0,
+                   device: str | torch.device = "cpu", **kwargs) -> dict:
+    """:func:`tem_walk` summarised against the fraction of the environment visited.
+
+    Returns ``{"bin_centres", "accuracy": {agent: [...]}, "zero_shot": {agent: [...]}
+    (accuracy on returns to a visited place by a (place, action) never taken before),
+    "n_zero_shot", "zero_shot_total": {agent: float}, "revisit_total": {agent: float}}`` for
+    the agents ``tem``, ``node``, ``edge``. Bins are fractions of places visited before the
+    step. Explained in Chapter 4, §4.3.
+    """
+    torus = torus or Torus(device=device)
+    res = tem_walk(torus, n_steps, n_envs, generator=torch.Generator().manual_seed(seed), **kwargs)
+    f = res["fraction_visited"]
+    zero = res["visited"] & res["new_edge"]
+    edges_ = torch.tensor(list(bins))
+    acc = {a: [] for a in ("tem", "node", "edge")}
+    zs = {a: [] for a in ("tem", "node", "edge")}
+    n_zs, centres = [], []
+    for lo, hi in zip(edges_[:-1], edges_[1:]):
+        sel = (f >= lo) & ((f < hi) if hi < 1 else (f <= hi))
+        centres.append(float((lo + hi) / 2))
+        n_zs.append(int((sel & zero).sum()))
+        for a in acc:
+            acc[a].append(float(res[a][sel].float().mean()) if bool(sel.any()) else float("nan"))
+            hit = sel & zero
+            zs[a].append(float(res[a][hit].float().mean()) if bool(hit.any()) else float("nan"))
+    return {"bin_centres": centres, "bins": list(bins), "accuracy": acc, "zero_shot": zs, "n_zero_shot": n_zs,
+            "zero_shot_total": {a: float(res[a][zero].float().mean()) for a in acc},
+            "revisit_total": {a: float(res[a][res["visited"]].float().mean()) for a in acc},
+            "first_visit_total": {a: float(res[a][~res["visited"]].float().mean()) for a in acc},
+            "n_steps": n_steps, "n_envs": n_envs, "chance": 1 / kwargs.get("n_obs", 45)}
 
 
 # =========================================================================== 2. astrocytes
@@ -322,7 +394,8 @@ def astrocyte_error_curve(n_features: Sequence[int] = (16, 64, 256, 1024, 4096),
 
     Keys and queries are Gaussian with variance 1/d (so ``q·k`` is of order 1). Returns
     ``{"n_features", "to_kernel": [max abs diff], "to_softmax": [mean relative error]}``,
-    averaged over seeds, in float64 (on the CPU if ``device`` is Apple MPS). Explained in Chapter 4, §Astrocytes compute attention.
+    averaged over seeds, in float64 (on the CPU if ``device`` is Apple MPS).
+    Explained in Chapter 4, §4.4.
     """
     device = torch.device(device)
     if device.type == "mps":                                  # Apple MPS has no float64

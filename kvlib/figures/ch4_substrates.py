@@ -6,13 +6,13 @@ notebook calls the same ``draw_*`` functions, so the book and the command line a
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from kvlib.reproduce import register
 from kvlib.device import progress as progress_bar
+from kvlib.reproduce import register
 
 CHAPTER = "4 Neural substrates"
 
@@ -20,7 +20,7 @@ CHAPTER = "4 Neural substrates"
 def _log_loads(ax, loads):
     """Log x-axis over pattern counts, with plain-number ticks inside the range."""
     ax.set_xscale("log")
-    ticks = [t for t in (100, 200, 400, 1000, 2000, 4000) if min(loads) <= t <= max(loads) * 1.2]
+    ticks = [t for t in (25, 50, 100, 200, 400, 800, 1600, 3600) if min(loads) <= t <= max(loads) * 1.2]
     ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -34,87 +34,148 @@ STYLE = {
     "vector-hash": ("tab:purple", "Vector-HaSH"),
     "mesh": ("tab:brown", "MESH"),
     "pinv-hopfield": ("tab:gray", "pseudoinverse Hopfield"),
+    "bounded-hopfield": ("tab:pink", "bounded Hopfield"),
 }
 
 
-def draw_kv_vs_hopfield(data: dict, ax=None):
-    """Accuracy against the number of stored items, one line per variant."""
+def draw_kv_vs_hopfield(data: dict, ax=None, reference: dict | None = None):
+    """Accuracy against the number of stored items, one line per network (Tyulmankov et al.
+    Fig 2b); ``reference``: ``{model: {T: accuracy}}`` from bio-kvm's own run, drawn as rings."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4))
     for name, acc in data["accuracy"].items():
         colour, label = STYLE[name]
         ls = "--" if name == "lru" else "-"
         ax.plot(data["n_items"], acc, ls, color=colour, label=label, lw=2)
+        if reference and name in reference:
+            ts = sorted(reference[name])
+            ax.plot(ts, [reference[name][t] for t in ts], "o", mfc="none", color=colour, ms=6)
+    if reference:
+        ax.plot([], [], "o", mfc="none", color="k", label="bio-kvm's code, run as published")
     ax.axhline(0.98, color="k", lw=0.8, ls=":", label="98 % accuracy")
+    ax.axhline(0.7, color="0.5", lw=0.8, ls="--", label="cue's known bits + guesses (0.7)")
+    ax.axvline(data.get("n_slots", data["N"]), color="0.6", lw=0.8)
     ax.set_xlabel("number of stored items")
     ax.set_ylabel("fraction of bits recalled correctly")
-    ax.set_title(f"Slot memory vs Hopfield (d = {data['N']}, cues 60 % zeroed)")
-    ax.set_ylim(0.45, 1.02)
+    ax.set_title(f"N = {data['N']} units, {data.get('n_slots', data['N'])} slots, cues 60 % unknown")
+    ax.set_ylim(0.55, 1.02)
     ax.legend(loc="upper right", fontsize=8)
     return fig
 
 
-def draw_plasticity_capacity(data: dict, ax=None):
-    """Capacity at 98 % accuracy against the item dimension N."""
+def draw_plasticity_capacity(data: dict, ax=None, reference: dict | None = None):
+    """Mean 98 % capacity against the size N, ± 1 s.d. over runs (Tyulmankov et al. Fig 2c);
+    ``reference``: ``{model: {N: capacity}}`` from bio-kvm's own run, drawn as rings."""
+    import numpy as np
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.2, 4))
+    Ns = np.array(data["N"], dtype=float)
     for name, cap in data["capacity"].items():
         colour, label = STYLE[name]
-        marker = "s" if name == "lru" else "o"
-        ax.plot(data["N"], cap, marker=marker, color=colour, label=label, lw=2,
-                ls="--" if name == "lru" else "-", mfc="none" if name == "lru" else colour)
-    ax.set_xlabel("item dimension d (slot memories have d/2 slots)")
+        runs = data.get("runs", {}).get(name)
+        sd = [float(np.std(r)) for r in runs] if runs else None
+        slope = float(np.polyfit(Ns, cap, 1)[0]) if len(Ns) > 1 else float("nan")
+        ax.errorbar(Ns, cap, yerr=sd, marker="o", color=colour, lw=2, capsize=3,
+                    label=f"{label} (C ≈ {slope:.2f} N)")
+        if reference and name in reference:
+            ks = sorted(reference[name])
+            ax.plot(ks, [reference[name][k] for k in ks], "o", mfc="none", ms=9, color=colour)
+    if reference:
+        ax.plot([], [], "o", mfc="none", ms=9, color="k", label="bio-kvm's code, run as published")
+    ax.set_xlabel("network size N (input units = slots)")
     ax.set_ylabel("items stored at ≥ 98 % accuracy")
-    ax.set_title("Capacity grows with size")
+    n_runs = data.get("n_runs")
+    ax.set_title("Capacity against size" + (f" (mean of {n_runs} searches)" if n_runs else ""))
     ax.legend(fontsize=8)
     return fig
 
 
 def draw_scaffold_states(data: dict, ax=None):
-    """How many scaffold states are fixed points, against the number of hippocampal cells."""
+    """Fraction of scaffold states that are fixed points, against the number of hidden cells."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.6, 4))
-    ax.plot(data["n_hippocampal"], data["stable_states"], "o-", color=STYLE["vector-hash"][0],
-            label="Vector-HaSH (grid modules, WTA per module)", lw=2)
+    n = data["n_hippocampal"]
+    ax.plot(n, [s / data["total_states"] for s in data["stable_states"]], "o-",
+            color=STYLE["vector-hash"][0], lw=2,
+            label=f"Vector-HaSH ({data['total_states']} grid states, WTA per module)")
     if "mesh_stable_states" in data:
-        ax.plot(data["n_hippocampal"], data["mesh_stable_states"], "s-", color=STYLE["mesh"][0],
-                label="MESH (K-hot labels, global top-K)", lw=2)
-    ax.axhline(data["total_states"], color="k", lw=0.8, ls=":", label=f"all {data['total_states']} states")
-    ax.set_xlabel("hippocampal cells $N_h$")
-    ax.set_ylabel("stable scaffold states")
+        ax.plot(n, [s / data["mesh_total_states"] for s in data["mesh_stable_states"]], "s-",
+                color=STYLE["mesh"][0], lw=2,
+                label=f"MESH ({data['mesh_total_states']} three-hot labels, top-3)")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("hidden (hippocampal) cells $N_h$")
+    ax.set_ylabel("fraction of scaffold states that are fixed points")
     ax.set_title("Scaffold states that are fixed points")
+    ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
-def draw_scaffold_capacity(data: dict, axes: Sequence | None = None, marker_at: int | None = None):
-    """Mutual information per bit, overlap and total information against stored patterns (log x)."""
-    panels = [("mutual_information", "mutual information per bit", "Per bit: graceful vs cliff"),
-              ("overlap", "overlap with the stored pattern", "Overlap"),
-              ("bits_per_synapse", "recalled bits per synapse", "Information recalled in total")]
-    panels = [p for p in panels if p[0] in data]
+def draw_mesh_capacity(data: dict, reference: dict | None = None, axes: Sequence | None = None):
+    """MESH's feature error and MI per bit against stored patterns, one line per N_s (clean cues);
+    ``data["noisy"]`` (same layout, 5 % cue flips) dashed; ``reference``: MESH's committed
+    numbers ``{N_s: {"feature_error": {P: v}, "mutual_information": {P: v}}}`` as rings."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.9))
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.9))
     fig = axes[0].figure
-    for ax, (key, ylabel, title) in zip(axes, panels):
-        for name, ys in data[key].items():
-            colour, label = STYLE[name]
-            ax.plot(data["n_patterns"], ys, "o-", color=colour, label=label, lw=2, ms=4)
-        _log_loads(ax, data["n_patterns"])
+    colours = {"400": "tab:brown", "816": "tab:olive"}
+    panels = (("feature_error", "fraction of feature bits wrong"), ("mutual_information", "MI per bit"))
+    for ax, (key, ylabel) in zip(axes, panels):
+        for ns, ys in data[key].items():
+            c = colours.get(ns, "k")
+            ax.plot(data["n_patterns"], ys, "-", color=c, lw=2, label=f"$N_s$ = {ns}, clean cues")
+            if reference and key in reference.get(ns, {}):
+                ref = reference[ns][key]
+                ax.plot(list(ref), list(ref.values()), "o", mfc="none", ms=8, color=c)
+        noisy = data.get("noisy")
+        if noisy:
+            for ns, ys in noisy[key].items():
+                ax.plot(noisy["n_patterns"], ys, "--", color=colours.get(ns, "k"), lw=1.5,
+                        label=f"$N_s$ = {ns}, {100 * noisy['cue_flip']:.0f} % cue bits flipped")
+        ax.axvline(data["n_hippocampal"], color="0.6", lw=0.8, ls=":")
         ax.set_xlabel("stored patterns P")
         ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        if key != "bits_per_synapse":
-            ax.set_ylim(-0.03, 1.03)
-        if "n_hippocampal" in data:
-            ax.axvline(data["n_hippocampal"], color=STYLE["vector-hash"][0], lw=0.8, ls=":")
-        if "n_hopfield" in data:
-            ax.axvline(data["n_hopfield"], color=STYLE["pinv-hopfield"][0], lw=0.8, ls=":")
-        if marker_at is not None:
-            ax.axvline(marker_at, color="k", lw=6, alpha=0.15)
-    axes[0].legend(fontsize=8, loc="lower left")
+    if reference:
+        axes[1].plot([], [], "o", mfc="none", color="k", label="committed in FieteLab/MESH")
+    axes[0].set_title("MESH: error per feature bit")
+    axes[1].set_title("MESH: information per bit")
+    axes[1].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
 
-def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 30):
+def draw_scaffold_capacity(data: dict, clean: dict | None = None, axes: Sequence | None = None,
+                           marker_at: int | None = None):
+    """MI per bit (95 % band over tested patterns) and information recalled per synapse against
+    stored patterns (log x), each model in its source's setting; ``clean`` (a sweep with clean
+    cues) dashed for the models it holds."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.1))
+    fig = axes[0].figure
+    P = data["n_patterns"]
+    for name, ys in data["mutual_information"].items():
+        colour, label = STYLE[name]
+        axes[0].plot(P, ys, "o-", color=colour, label=label, lw=2, ms=4)
+        axes[0].fill_between(P, data["mi_low"][name], data["mi_high"][name], color=colour, alpha=0.2, lw=0)
+        axes[1].plot(P, data["bits_per_synapse"][name], "o-", color=colour, lw=2, ms=4)
+        if clean and name in clean["mutual_information"]:
+            axes[0].plot(clean["n_patterns"], clean["mutual_information"][name], "--", color=colour, lw=1.2)
+            axes[1].plot(clean["n_patterns"], clean["bits_per_synapse"][name], "--", color=colour, lw=1.2)
+    if clean:
+        axes[0].plot([], [], "k--", lw=1.2, label="clean cues")
+    flip = f"{100 * data['cue_flip']:.0f} % of cue bits flipped" if data["cue_flip"] else "clean cues"
+    for ax, ylabel, title in ((axes[0], "mutual information per bit", f"Recall per bit ({flip})"),
+                              (axes[1], "recalled bits per synapse", "Information recalled in total")):
+        _log_loads(ax, P)
+        ax.set_xlabel("stored patterns P")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if marker_at is not None:
+            ax.axvline(marker_at, color="k", lw=6, alpha=0.15)
+    axes[0].set_ylim(-0.03, 1.03)
+    axes[0].legend(fontsize=7.5, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 24):
     """One load of the capacity sweep: MI curves with the load marked, and which of the first
     ``side²`` bits of one recalled pattern came back right (white) or wrong (black) per model.
 
@@ -122,10 +183,10 @@ def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 30):
     Used by the chapter's slider and by its animation (the static twin).
     """
     models = list(data["examples"])
-    fig = fig or plt.figure(figsize=(10, 3.2))
+    fig = fig or plt.figure(figsize=(11, 3.0))
     fig.clear()
     grid = fig.add_gridspec(1, 1 + len(models), width_ratios=[2.2] + [1] * len(models), wspace=0.35,
-                            left=0.07, right=0.98, bottom=0.17, top=0.85)
+                            left=0.06, right=0.99, bottom=0.17, top=0.83)
     ax = fig.add_subplot(grid[0])
     P = data["n_patterns"][i]
     for name, ys in data["mutual_information"].items():
@@ -138,38 +199,84 @@ def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 30):
     ax.set_xlabel("stored patterns P")
     ax.set_ylabel("MI per bit")
     ax.set_title(f"P = {P}")
-    ax.legend(fontsize=7, loc="lower left")
     for k, name in enumerate(models):
         a = fig.add_subplot(grid[1 + k])
         right = data["examples"][name][i][: side * side].reshape(side, side).float()
         a.imshow(right, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         a.set_xticks([])
         a.set_yticks([])
-        a.set_title(f"{STYLE[name][1]}\nMI {data['mutual_information'][name][i]:.2f}", fontsize=8)
+        a.set_title(f"{STYLE[name][1]}\nMI {data['mutual_information'][name][i]:.2f}", fontsize=7)
+    return fig
+
+
+def draw_tem(data: dict, axes: Sequence | None = None):
+    """TEM's test: prediction accuracy against the fraction of the environment visited (left) and
+    on returns to a visited place by an untaken (place, action) (right), for TEM's memory step and
+    torch_tem's node and edge agents."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.9))
+    fig = axes[0].figure
+    style = {"tem": ("tab:purple", "TEM's memory (path-integrated g)"),
+             "node": ("tab:olive", "node agent (remembers each visited place)"),
+             "edge": ("tab:cyan", "edge agent (remembers each step taken)")}
+    x = data["bin_centres"]
+    for a, (c, label) in style.items():
+        axes[0].plot(x, data["accuracy"][a], "o-", color=c, lw=2, label=label)
+        axes[1].plot(x, data["zero_shot"][a], "o-", color=c, lw=2, label=label)
+    for ax in axes:
+        ax.axhline(data["chance"], color="0.5", lw=0.8, ls="--")
+        ax.set_xlabel("fraction of places visited so far")
+        ax.set_ylim(-0.03, 1.05)
+    axes[0].set_ylabel("next observation predicted correctly")
+    axes[0].set_title("All steps")
+    axes[1].set_title("Returns by a step never taken (zero-shot)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------- registered figures
-@register("kv-vs-hopfield", CHAPTER, "accuracy vs stored items: three-factor slot memory variants vs Hopfield")
+@register("kv-vs-hopfield", CHAPTER,
+          "accuracy vs stored items: three-factor slot memory vs Hopfield (Tyulmankov Fig 2b)")
 def kv_vs_hopfield(device, progress: bool = True, N: int = 40, max_items: int = 180,
-                   seeds: Sequence[int] = tuple(range(10))):
-    from kvlib.plasticity import LOCAL_FACTORS, accuracy_curve
-    acc = {m: accuracy_curve(m, N, max_items, seeds=seeds, device=device).tolist()
-           for m in progress_bar(LOCAL_FACTORS + ("hopfield",), desc="models", enabled=progress)}
-    data = {"N": N, "n_items": list(range(1, max_items + 1)), "accuracy": acc}
+                   repeats: int | str = "auto", n_slots: int | str = "N",
+                   value_rule: str = "replace", hopfield_diagonal: bool = True):
+    """Defaults: bio-kvm's reference networks (N hidden units, replaced values, Hopfield with its
+    diagonal) on their item counts and repeats; ``n_slots``, ``value_rule``,
+    ``hopfield_diagonal`` switch to the book's variants."""
+    from kvlib.plasticity import MODELS, _resolve_slots, fig2_curve
+    acc = {}
+    for m in progress_bar(MODELS, desc="models", enabled=progress):
+        lengths, curve = fig2_curve(m, N, max_items, repeats=repeats, n_slots=n_slots,
+                                    value_rule=value_rule, hopfield_diagonal=hopfield_diagonal,
+                                    device=device)
+        acc[m] = curve.tolist()
+    data = {"N": N, "n_slots": _resolve_slots(n_slots, N), "n_items": lengths, "accuracy": acc,
+            "setting": {"value_rule": value_rule, "hopfield_diagonal": hopfield_diagonal,
+                        "n_slots": n_slots, "repeats": repeats}}
     return draw_kv_vs_hopfield(data), data
 
 
-@register("plasticity-capacity", CHAPTER, "capacity at 98 % accuracy vs item dimension N")
+@register("plasticity-capacity", CHAPTER,
+          "98 % capacity vs network size N, bio-kvm's search (Tyulmankov Fig 2c)")
 def plasticity_capacity(device, progress: bool = True, N: Sequence[int] = (20, 40, 80, 160),
-                        seeds: Sequence[int] = tuple(range(10))):
-    from kvlib.plasticity import capacity_vs_size
-    cap = capacity_vs_size(tuple(N), seeds=seeds, device=device, progress=progress)
-    data = {"N": list(N), "capacity": cap}
+                        runs: int = 50, n_slots: int | str = "N", value_rule: str = "replace",
+                        hopfield_diagonal: bool = True):
+    """``runs`` searches per point (bio-kvm: 50), each on fresh random items."""
+    from kvlib.plasticity import MODELS, capacity_runs
+    seeds = list(range(runs))
+    per_run = {m: [capacity_runs(m, n, seeds, n_slots=n_slots, value_rule=value_rule,
+                                 hopfield_diagonal=hopfield_diagonal, device=device) for n in N]
+               for m in progress_bar(MODELS, desc="models", enabled=progress)}
+    data = {"N": list(N), "n_runs": runs, "threshold": 0.98,
+            "capacity": {m: [sum(r) / len(r) for r in v] for m, v in per_run.items()},
+            "runs": per_run,
+            "setting": {"value_rule": value_rule, "hopfield_diagonal": hopfield_diagonal,
+                        "n_slots": n_slots}}
     return draw_plasticity_capacity(data), data
 
 
-@register("scaffold-states", CHAPTER, "stable scaffold states vs hippocampal cells (Vector-HaSH, MESH)")
+@register("scaffold-states", CHAPTER, "fixed-point scaffold states vs hidden cells (Vector-HaSH, MESH)")
 def scaffold_states(device, progress: bool = True,
                     n_hippocampal: Sequence[int] = (25, 50, 75, 100, 150, 200, 250, 300, 350, 400),
                     seeds: Sequence[int] = (0, 1, 2)):
@@ -178,12 +285,44 @@ def scaffold_states(device, progress: bool = True,
     return draw_scaffold_states(data), data
 
 
-@register("scaffold-capacity", CHAPTER, "recall (MI per bit, overlap) vs stored patterns: Vector-HaSH vs Hopfield")
+@register("mesh-capacity", CHAPTER, "MESH's feature error and MI vs stored patterns, N_s = 400 and 816 "
+          "(vs its committed results)")
+def mesh_capacity(device, progress: bool = True,
+                  n_patterns: Sequence[int] = (50, 100, 200, 250, 300, 325, 350, 400, 450, 500, 600, 700,
+                                               816),
+                  n_sensory: Sequence[int] = (400, 816), n_runs: int = 2, noisy_flip: float = 0.05):
+    """MESH's own setting (18 choose 3, N_H = 300), clean cues as in its committed curves;
+    ``noisy_flip`` adds a run with that fraction of cue bits flipped at N_s = 816 (``"noisy"``)."""
+    from kvlib.reproductions.ch4_substrates import MESH_COMMITTED
+    from kvlib.scaffold import mesh_capacity as run
+    data = run(tuple(n_patterns), tuple(n_sensory), n_runs=n_runs, device=device, progress=progress)
+    if noisy_flip:
+        data["noisy"] = run(tuple(n_patterns), (816,), n_runs=n_runs, cue_flip=noisy_flip, device=device)
+    return draw_mesh_capacity(data, MESH_COMMITTED), data
+
+
+#: The chapter's setting of the capacity sweep: MESH (its paper), Vector-HaSH in the configuration
+#: of its own comparison with the baselines (periods 2, 3, 5; 275 cells; 900 features), Hopfield
+#: networks of MESH's size N = 708.
+SWEEP_SETTING = dict(n_hippocampal=275, n_sensory=900, periods=(2, 3, 5), n_hopfield=708, n_test=64)
+
+
+@register("scaffold-capacity", CHAPTER, "Box 1's test: recall vs stored patterns from 5 %-corrupted cues "
+          "(MESH, Vector-HaSH, Hopfield baselines), clean cues dashed")
 def scaffold_capacity(device, progress: bool = True,
-                      n_patterns: Sequence[int] = (100, 200, 300, 400, 600, 800, 1200, 1600, 2000, 2400, 3000, 3600),
-                      n_hippocampal: int = 400, seed: int = 0):
-    from kvlib.scaffold import capacity_sweep
-    data = capacity_sweep(tuple(n_patterns), n_hippocampal=n_hippocampal, seed=seed, device=device,
-                          progress=progress)
-    data["n_hippocampal"] = n_hippocampal
-    return draw_scaffold_capacity(data), data
+                      n_patterns: Sequence[int] = (25, 50, 100, 150, 200, 300, 400, 500, 600, 700, 816),
+                      cue_flip: float = 0.05, seed: int = 0):
+    from kvlib.scaffold import SWEEP_MODELS, capacity_sweep
+    data = capacity_sweep(tuple(n_patterns), models=SWEEP_MODELS, cue_flip=cue_flip, seed=seed,
+                          device=device, progress=progress, **SWEEP_SETTING)
+    data["clean"] = capacity_sweep(tuple(n_patterns), models=SWEEP_MODELS, cue_flip=0.0, seed=seed,
+                                   device=device, **SWEEP_SETTING)
+    return draw_scaffold_capacity(data, data["clean"]), data
+
+
+@register("tem-memory", CHAPTER, "TEM's memory step: prediction on revisits and zero-shot returns vs "
+          "node and edge agents")
+def tem_memory(device, progress: bool = True, n_steps: int = 400, n_envs: int = 8, seed: int = 0):
+    from kvlib.substrates import tem_experiment
+    data = tem_experiment(n_steps=n_steps, n_envs=n_envs, seed=seed, device=device)
+    return draw_tem(data), data

@@ -170,8 +170,8 @@ def run_case(func: Callable, kwargs: dict, name: str, bad: Any, kind: str, examp
     if not example.result_nonfinite_ok and not finite(res):
         return "silent", "non-finite result"
     if kind == "int":
-        ref_call = dict(kwargs)
-        ref_call[name] = bad.to(kwargs[name].dtype)
+        ref_call = example.kwargs()                 # fresh: generators in the call start over
+        ref_call[name] = bad.to(ref_call[name].dtype)
         try:
             with _deadline(example.timeout):
                 ref = func(**ref_call)
