@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 from conftest import requires_data
-from kvlib.continual import (ContinualConfig, beta_sweep, fraction_sweep, make_model,
-                             reactivated_weights, run_continual)
+from kvlib.continual import (
+    ContinualConfig,
+    beta_sweep,
+    fraction_sweep,
+    make_model,
+    reactivated_weights,
+    run_continual,
+)
 
 
 def test_init_matches_the_paper_range():
@@ -26,13 +32,18 @@ def test_one_weight_equals_the_notebooks_frozen_plus_fresh_copy():
     w = W.clone().requires_grad_()
     opt = torch.optim.SGD([w], lr=0.1)
     for x, y in zip(xs, ys):
-        opt.zero_grad(); nn.functional.cross_entropy(x @ w.T, y).backward(); opt.step()
+        opt.zero_grad()
+        nn.functional.cross_entropy(x @ w.T, y).backward()
+        opt.step()
     w1 = W.clone().requires_grad_()
     w2 = torch.zeros_like(W, requires_grad=True)
     opt = torch.optim.SGD([w1, w2], lr=0.1)
     for i, (x, y) in enumerate(zip(xs, ys)):
-        w1.requires_grad_(i < 3); w2.requires_grad_(i >= 3)
-        opt.zero_grad(); nn.functional.cross_entropy(x @ (w1 + w2).T, y).backward(); opt.step()
+        w1.requires_grad_(i < 3)
+        w2.requires_grad_(i >= 3)
+        opt.zero_grad()
+        nn.functional.cross_entropy(x @ (w1 + w2).T, y).backward()
+        opt.step()
     assert (w - (w1 + w2)).abs().max() < 1e-12
 
 
@@ -106,3 +117,15 @@ def test_cli_errors_are_clear():
     assert out.returncode == 2 and "device" in out.stderr
     out = subprocess.run([sys.executable, "-m", "kvlib", "list"], capture_output=True, text=True)
     assert out.returncode == 0 and all(f in out.stdout for f in ("fig2a", "fig2b", "fig3"))
+
+
+@requires_data
+def test_a_sweep_sums_the_memories_once_per_layer(run, monkeypatch):
+    import kvlib.continual as continual
+    calls = []
+    real = continual._components
+    monkeypatch.setattr(continual, "_components", lambda mem: calls.append(1) or real(mem))
+    before = torch.get_num_threads()
+    beta_sweep(run, [1.0, 1.5, 2.0])
+    assert len(calls) == 2                                    # one per layer, not per beta
+    assert torch.get_num_threads() == before                  # the thread setting is restored

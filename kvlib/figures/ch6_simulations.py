@@ -35,22 +35,61 @@ def draw_toy(run, title: str = "") -> plt.Figure:
     return fig
 
 
+def draw_toy_compare(runs: dict, title: str = "") -> plt.Figure:
+    """Final keys (top row) and values (bottom row) of several runs side by side, one column
+    per run (labelled by the dict's keys, with its final loss), and their loss curves."""
+    n = len(runs)
+    fig = plt.figure(figsize=(3.0 * n + 3.4, 5.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, n + 1, width_ratios=[1] * n + [1.15])
+    loss_ax = fig.add_subplot(grid[:, n])
+    for col, (label, run) in enumerate(runs.items()):
+        cols = [CLASS_COLORS[c] for c in run.classes.tolist()]
+        for row, (name, traj) in enumerate((("keys", run.keys), ("values (after sigmoid)", run.values))):
+            ax = fig.add_subplot(grid[row, col])
+            for i in range(traj.shape[1]):
+                ax.plot(traj[:, i, 0].numpy(), traj[:, i, 1].numpy(), color=cols[i], lw=0.4, alpha=0.3)
+            last = traj[-1].numpy()
+            ax.scatter(last[:, 0], last[:, 1], c=cols, s=9, zorder=3)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_title(f"{label}\n{name}" if row == 0 else name, fontsize=9)
+        loss_ax.plot(range(1, len(run.loss) + 1), run.loss.numpy(),
+                     label=f"{label}: {run.final_loss:.4f}")
+    loss_ax.set(xlabel="Adam step", ylabel="loss (MSE)", yscale="log", title="loss")
+    loss_ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def _toy_figure(n_classes: int, device, progress: bool, **settings):
+    import inspect
+    from dataclasses import asdict
+
     from kvlib.toy import train_toy
+    valid = [p for p in inspect.signature(train_toy).parameters
+             if p not in ("n_classes", "device", "progress")]
+    bad = [k for k in settings if k not in valid]
+    if bad:
+        raise ValueError(f"settings: unknown setting {', '.join(map(repr, bad))} for Figure 2; "
+                         f"valid settings are {', '.join(valid)}")
     run = train_toy(n_classes, device=device, progress=progress, **settings)
     fig = draw_toy(run, f"{n_classes} classes: final loss {run.final_loss:.4f}")
     data = {"loss": run.final_loss, "classes": run.classes, "keys": run.keys[-1],
-            "values": run.values[-1], "settings": {"n_classes": n_classes, **settings}}
+            "values": run.values[-1], "settings": {"n_classes": n_classes, **settings},
+            "setting": asdict(run.setting), "loss_curve": run.loss}
     return fig, data
 
 
 @register("fig2a", "6 Simulations", "Figure 2A: keys vs values, two classes")
 def fig2a(device, progress: bool = True, **settings):
+    """Figure 2A as the published notebook computes it; ``--set zero_grad=true`` gives the
+    text's reading, ``--set detach=query`` (or ``none``) the other roles (see kvlib.toy)."""
     return _toy_figure(2, device, progress, **settings)
 
 
 @register("fig2b", "6 Simulations", "Figure 2B: keys vs values, three classes")
 def fig2b(device, progress: bool = True, **settings):
+    """Figure 2B as the published notebook computes it; settings as for ``fig2a``."""
     return _toy_figure(3, device, progress, **settings)
 
 
