@@ -19,17 +19,22 @@ keys are the rows of ``K`` of shape ``(N, d_k)``.
 """
 from __future__ import annotations
 
+import contextvars
+import functools
 import inspect
 import math
 import time
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from kvlib import _checks as check
+
 __all__ = [
     # similarities S(q, K) -> (B, N)
     "dot", "scaled_dot", "cosine", "euclidean", "manhattan", "rbf", "elu1", "dpfp",
+    "l1_dot", "inverse_euclidean", "inverse_manhattan",
     "SIMILARITIES", "get_similarity",
     # feature maps φ (Eq 4)
     "identity_features", "elu_plus_one", "dpfp_features", "FEATURE_MAPS",
@@ -38,7 +43,7 @@ __all__ = [
     "identity", "softmax", "hardmax", "threshold", "polynomial", "topk",
     "SEPARATIONS", "get_separation",
     # the read
-    "separate", "retrieve", "favor_attention", "random_feature_error", "benchmark_retrieve",
+    "separate", "retrieve", "Read", "favor_attention", "random_feature_error", "benchmark_retrieve",
 ]
 
 Similarity = Callable[..., torch.Tensor]
@@ -51,24 +56,54 @@ Separation = Callable[..., torch.Tensor]
 
 def _check_float(name: str, x: object) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name}: expected a tensor with data, got one on the meta device")
     if not x.is_floating_point():
-        raise ValueError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
     return x
 
 
+#: Set by :func:`retrieve` while it calls similarities on inputs it has already checked, so a
+#: read checks each tensor once, not once per block of queries.
+_CHECKED = contextvars.ContextVar("kvlib_kernels_checked", default=False)
+
+
 def _check_rows(queries: torch.Tensor, keys: torch.Tensor) -> None:
-    """Queries (B, d) and keys (N, d): same d, dtype and device."""
+    """Queries (..., B, d) and keys (..., N, d): same d, dtype and device, broadcastable leading axes."""
+    if _CHECKED.get():
+        return
     _check_float("queries", queries)
     _check_float("keys", keys)
-    if queries.ndim != 2:
-        raise ValueError(f"queries: expected shape (B, d), got {tuple(queries.shape)}")
-    if keys.ndim != 2:
-        raise ValueError(f"keys: expected shape (N, d), got {tuple(keys.shape)}")
-    if queries.shape[1] != keys.shape[1]:
-        raise ValueError(f"keys: expected dimension d = {queries.shape[1]} (the queries' last axis), "
+    if queries.ndim < 2:
+        raise ValueError(f"queries: expected shape (..., B, d), got {tuple(queries.shape)}")
+    if keys.ndim < 2:
+        raise ValueError(f"keys: expected shape (..., N, d), got {tuple(keys.shape)}")
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"keys: expected dimension d = {queries.shape[-1]} (the queries' last axis), "
                          f"got keys of shape {tuple(keys.shape)}")
+    if (queries.ndim > 2 or keys.ndim > 2) and _broadcast(queries.shape[:-2], keys.shape[:-2]) is None:
+        raise ValueError(f"keys: expected leading (batch) axes that broadcast with the queries' "
+                         f"{tuple(queries.shape[:-2])}, got keys of shape {tuple(keys.shape)}")
     _check_same("keys", keys, "queries", queries)
+    for name, x in (("queries", queries), ("keys", keys)):
+        if x.numel() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name}: expected finite values, got NaN or inf")
+
+
+def _needs_grad(x: torch.Tensor) -> bool:
+    """Whether autograd will differentiate through ``x`` (then nothing is done in place)."""
+    return x.requires_grad and torch.is_grad_enabled()
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """Broadcast two shapes (None if they do not broadcast); plain Python, no torch overhead."""
+    out = []
+    for x, y in zip((1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(max(x, y) if 0 not in (x, y) else 0)
+    return tuple(out)
 
 
 def _check_same(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> None:
@@ -86,11 +121,33 @@ def _check_positive(name: str, value: object, integer: bool = False) -> None:
         ok = ok and float(value).is_integer()
     if not ok:
         kind = "a positive integer" if integer else "a positive finite number"
-        raise ValueError(f"{name}: expected {kind}, got {value!r}")
+        wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (integer and isinstance(value, float) and math.isfinite(value) and not value.is_integer())
+        raise (TypeError if wrong_type else ValueError)(f"{name}: expected {kind}, got {value!r}")
+
+
+def _check_scores(scores: object, finite: bool = False) -> torch.Tensor:
+    """Scores (..., N): floating point, at least one axis; ±inf and NaN are sanitised by the
+    separations that pick or exponentiate, and rejected (``finite``) by those that pass
+    scores through (identity, polynomial)."""
+    _check_float("scores", scores)
+    if scores.ndim < 1:
+        raise ValueError("scores: expected shape (..., N), got a 0-d tensor")
+    if finite and scores.numel() and not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores: expected finite values, got NaN or inf")
+    return scores
+
+
+def _check_features(name: str, x: object) -> torch.Tensor:
+    """A feature map's input: a finite floating-point tensor with at least one axis."""
+    if _CHECKED.get():
+        return x
+    return check.tensor(name, x, ndim=range(1, 64), dtype="float-strict")
 
 
 # ---------------------------------------------------------------------------
-# Similarities S(q, K): queries (B, d), keys (N, d) -> scores (B, N).
+# Similarities S(q, K): queries (..., B, d), keys (..., N, d) -> scores (..., B, N).
+# Leading (batch) axes broadcast; 2-D inputs are the common case.
 # ---------------------------------------------------------------------------
 
 def dot(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
@@ -100,27 +157,27 @@ def dot(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     tensor([[1., 2.]])
     """
     _check_rows(queries, keys)
-    return queries @ keys.T                                   # (B, d) @ (d, N) -> (B, N)
+    return queries @ keys.transpose(-1, -2)                   # (B, d) @ (d, N) -> (B, N)
 
 
 def scaled_dot(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """Scaled dot product ``q Kᵀ / √d`` (Eq 5), the similarity of transformer attention."""
     _check_rows(queries, keys)
-    return (queries / math.sqrt(queries.shape[1])) @ keys.T   # scale the B rows, not B×N scores
+    return (queries / math.sqrt(queries.shape[-1])) @ keys.transpose(-1, -2)   # scale rows, not B×N
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit L2 norm, safe for huge and tiny rows (zero rows stay zero)."""
     # Divide by the largest |entry| first so the norm neither overflows nor underflows.
-    scale = x.abs().amax(dim=1, keepdim=True)
+    scale = x.abs().amax(dim=-1, keepdim=True)
     x = x / torch.where(scale > 0, scale, torch.ones_like(scale))
-    return F.normalize(x, dim=1)
+    return F.normalize(x, dim=-1)
 
 
 def cosine(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """Cosine similarity, ``q̂ K̂ᵀ`` with unit-norm rows; in [-1, 1] whatever the input scale."""
     _check_rows(queries, keys)
-    return _unit_rows(queries) @ _unit_rows(keys).T
+    return _unit_rows(queries) @ _unit_rows(keys).transpose(-1, -2)
 
 
 def euclidean(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
@@ -130,17 +187,24 @@ def euclidean(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     clamped at 0 from above, where rounding could make it slightly positive.
     """
     _check_rows(queries, keys)
-    q2 = queries.square().sum(1, keepdim=True)               # (B, 1)
-    k2 = keys.square().sum(1)                                 # (N,)
-    scores = torch.addmm(k2.unsqueeze(0), queries, keys.T, beta=-1.0, alpha=2.0)   # (B, N)
-    scores.sub_(q2)
+    q2 = queries.square().sum(-1, keepdim=True)              # (..., B, 1)
+    k2 = keys.square().sum(-1).unsqueeze(-2)                  # (..., 1, N)
+    if queries.ndim == 2 and keys.ndim == 2:                  # one fused product in the common case
+        scores = torch.addmm(k2, queries, keys.T, beta=-1.0, alpha=2.0)           # (B, N)
+    else:
+        scores = (2.0 * queries) @ keys.transpose(-1, -2) - k2
+    scores = scores - q2
     return scores.clamp_(max=0.0)
 
 
 def manhattan(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """Negative Manhattan (L1) distance ``-Σ_i |q_i - k_ni|``."""
     _check_rows(queries, keys)
-    return torch.cdist(queries.contiguous(), keys.contiguous(), p=1.0).neg_()   # (B, N)
+    if queries.ndim > 2 or keys.ndim > 2:                     # cdist wants equal batch axes
+        lead = _broadcast(queries.shape[:-2], keys.shape[:-2])
+        queries = queries.expand(*lead, *queries.shape[-2:])
+        keys = keys.expand(*lead, *keys.shape[-2:])
+    return torch.cdist(queries.contiguous(), keys.contiguous(), p=1.0).neg_()   # (..., B, N)
 
 
 def rbf(queries: torch.Tensor, keys: torch.Tensor, bandwidth: float = 1.0) -> torch.Tensor:
@@ -158,12 +222,12 @@ def rbf(queries: torch.Tensor, keys: torch.Tensor, bandwidth: float = 1.0) -> to
 
 def identity_features(x: torch.Tensor) -> torch.Tensor:
     """φ(x) = x: recovers the linear kernel of Eq 2."""
-    return x
+    return _check_features("x", x)
 
 
 def elu_plus_one(x: torch.Tensor) -> torch.Tensor:
     """φ(x) = elu(x) + 1 > 0, the map of linear attention (Katharopoulos et al. 2020)."""
-    return F.elu(x) + 1.0
+    return F.elu(_check_features("x", x)) + 1.0
 
 
 def dpfp_features(x: torch.Tensor, nu: int = 1) -> torch.Tensor:
@@ -173,6 +237,7 @@ def dpfp_features(x: torch.Tensor, nu: int = 1) -> torch.Tensor:
     (indices modulo 2d) for shifts j = 1..ν, so the feature dimension grows with ν.
     """
     _check_positive("nu", nu, integer=True)
+    x = _check_features("x", x)
     r = torch.cat([F.relu(x), F.relu(-x)], dim=-1)                       # (..., 2d)
     # A loop over the ν shifts (ν is 1-3), not over memories.
     return torch.cat([r * torch.roll(r, shifts=j, dims=-1) for j in range(1, int(nu) + 1)], dim=-1)
@@ -195,6 +260,11 @@ def _gaussian_directions(d: int, m: int, orthogonal: bool, generator: torch.Gene
     Drawn on the CPU in float64 so results do not depend on the device.
     """
     _check_positive("n_features", m, integer=True)
+    check.flag("orthogonal", orthogonal)
+    check.generator("generator", generator)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating-point torch.dtype, got {dtype!r}")
+    device = check.device("device", device)
     m = int(m)
     if not orthogonal:
         w = torch.randn(m, d, generator=generator, dtype=torch.float64)
@@ -224,13 +294,14 @@ class RandomFourierFeatures:
                  dtype: torch.dtype = torch.float32) -> None:
         _check_positive("d", d, integer=True)
         _check_positive("bandwidth", bandwidth)
+        self.omega = _gaussian_directions(int(d), n_features, orthogonal, generator, device, dtype)
         self.d, self.n_features, self.bandwidth = int(d), int(n_features), float(bandwidth)
-        self.omega = _gaussian_directions(self.d, n_features, orthogonal, generator, device, dtype)
         b = torch.rand(self.n_features, generator=generator, dtype=torch.float64) * (2 * math.pi)
-        self.phase = b.to(device=device, dtype=dtype)
+        self.phase = b.to(device=self.omega.device, dtype=dtype)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        _check_float("x", x)
+        x = check.tensor("x", x, ndim=range(1, 64), dtype="float-strict", like=self.omega,
+                         like_name="the features")
         if x.shape[-1] != self.d:
             raise ValueError(f"x: expected last dimension {self.d}, got shape {tuple(x.shape)}")
         proj = x @ self.omega.T / self.bandwidth + self.phase           # (..., m)
@@ -249,17 +320,20 @@ class PositiveRandomFeatures:
                  generator: torch.Generator | None = None, device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float32) -> None:
         _check_positive("d", d, integer=True)
+        self.omega = _gaussian_directions(int(d), n_features, orthogonal, generator, device, dtype)
         self.d, self.n_features = int(d), int(n_features)
-        self.omega = _gaussian_directions(self.d, n_features, orthogonal, generator, device, dtype)
 
     def log_features(self, x: torch.Tensor) -> torch.Tensor:
         """``log φ(x)``: (..., d) -> (..., m), before any stabilising shift."""
-        _check_float("x", x)
+        x = check.tensor("x", x, ndim=range(1, 64), dtype="float-strict", like=self.omega,
+                         like_name="the features")
         if x.shape[-1] != self.d:
             raise ValueError(f"x: expected last dimension {self.d}, got shape {tuple(x.shape)}")
         return x @ self.omega.T - 0.5 * x.square().sum(-1, keepdim=True) - 0.5 * math.log(self.n_features)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``φ(x)``; for large ``‖x‖`` prefer :func:`favor_attention`, which shifts the
+        log-features before ``exp`` (here an entry above ~88 in float32 overflows)."""
         return self.log_features(x).exp()
 
 
@@ -271,11 +345,11 @@ def feature_kernel(phi: Callable[[torch.Tensor], torch.Tensor]) -> Similarity:
     True
     """
     if not callable(phi):
-        raise ValueError(f"phi: expected a callable feature map, got {type(phi).__name__}")
+        raise TypeError(f"phi: expected a callable feature map, got {type(phi).__name__}")
 
     def similarity(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         _check_rows(queries, keys)
-        return phi(queries) @ phi(keys).T                     # (B, m) @ (m, N) -> (B, N)
+        return phi(queries) @ phi(keys).transpose(-1, -2)     # (B, m) @ (m, N) -> (B, N)
 
     similarity.__name__ = f"feature_kernel({getattr(phi, '__name__', type(phi).__name__)})"
     return similarity
@@ -284,19 +358,56 @@ def feature_kernel(phi: Callable[[torch.Tensor], torch.Tensor]) -> Similarity:
 def elu1(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """Linear-attention kernel ``φ(q)φ(K)ᵀ`` with ``φ = elu + 1`` (Eq 4)."""
     _check_rows(queries, keys)
-    return elu_plus_one(queries) @ elu_plus_one(keys).T
+    return elu_plus_one(queries) @ elu_plus_one(keys).transpose(-1, -2)
 
 
 def dpfp(queries: torch.Tensor, keys: torch.Tensor, nu: int = 1) -> torch.Tensor:
     """DPFP-ν kernel ``φ(q)φ(K)ᵀ`` (Eq 4) with the map of :func:`dpfp_features`."""
     _check_rows(queries, keys)
-    return dpfp_features(queries, nu) @ dpfp_features(keys, nu).T
+    return dpfp_features(queries, nu) @ dpfp_features(keys, nu).transpose(-1, -2)
+
+
+# Millidge et al. (2022)'s versions, as their code (functions.py) computes them. They differ
+# from the book's: positive scores (reciprocal distances) and an L1-normalised dot product.
+
+def _l1_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows divided by their L1 norm (zero rows stay zero)."""
+    total = x.abs().sum(dim=-1, keepdim=True)
+    return x / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def l1_dot(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Dot product of L1-normalised rows, ``(q/‖q‖₁)·(k/‖k‖₁)``: Millidge et al.'s "normalized dot product".
+
+    For non-negative data such as images the L1 norm is the sum their code divides by;
+    a bright (much-ink) memory no longer wins by its brightness alone. Their function also
+    divides the scores by their sum, which is ``normalize_scores`` in :func:`separate`.
+    """
+    _check_rows(queries, keys)
+    return _l1_rows(queries) @ _l1_rows(keys).transpose(-1, -2)
+
+
+def _inverse(dist: torch.Tensor) -> torch.Tensor:
+    # Floored at machine epsilon (not in their code): an exact match scores 1/ε, not inf.
+    return dist.clamp_(min=torch.finfo(dist.dtype).eps).reciprocal_()
+
+
+def inverse_euclidean(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """``1 / ‖q - k‖²``: Millidge et al.'s Euclidean similarity (positive; same ranking as :func:`euclidean`)."""
+    return _inverse(euclidean(queries, keys).neg_())
+
+
+def inverse_manhattan(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """``1 / Σ|q - k|``: Millidge et al.'s Manhattan similarity (positive; same ranking as :func:`manhattan`)."""
+    return _inverse(manhattan(queries, keys).neg_())
 
 
 #: Similarities S(queries, keys) -> (B, N) by name; settings: ``bandwidth`` (rbf), ``nu`` (dpfp).
+#: ``l1_dot``, ``inverse_euclidean`` and ``inverse_manhattan`` are Millidge et al.'s definitions.
 SIMILARITIES: dict[str, Similarity] = {
     "dot": dot, "scaled_dot": scaled_dot, "cosine": cosine, "euclidean": euclidean,
     "manhattan": manhattan, "rbf": rbf, "elu1": elu1, "dpfp": dpfp,
+    "l1_dot": l1_dot, "inverse_euclidean": inverse_euclidean, "inverse_manhattan": inverse_manhattan,
 }
 
 
@@ -322,6 +433,7 @@ def get_similarity(similarity: str | Similarity) -> Similarity:
 
 def identity(scores: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """σ(x) = x: the plain correlation memory (Eqs 2-3) and linear attention."""
+    _check_scores(scores, finite=True)
     return scores if inplace else scores.clone()
 
 
@@ -335,11 +447,15 @@ def softmax(scores: torch.Tensor, beta: float = 1.0, *, inplace: bool = False) -
     >>> softmax(torch.tensor([[0., 1.]]), beta=1e4)
     tensor([[0., 1.]])
     """
-    _check_float("scores", scores)
-    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool)
-            and math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta: expected a finite number >= 0, got {beta!r}")
+    _check_scores(scores)
+    _check_beta(beta)
     in_dtype = scores.dtype
+    if _needs_grad(scores):                                # autograd: no in-place operations
+        x = scores.to(torch.promote_types(in_dtype, torch.float32))
+        fin = torch.finfo(x.dtype)
+        x = torch.nan_to_num(x, nan=fin.min, posinf=fin.max, neginf=fin.min)
+        e = ((x - x.amax(dim=-1, keepdim=True).detach()) * beta).exp()
+        return (e / e.sum(dim=-1, keepdim=True)).to(in_dtype)
     x = scores if inplace and in_dtype in (torch.float32, torch.float64) else scores.to(
         torch.promote_types(in_dtype, torch.float32), copy=True)
     if beta == 0:
@@ -356,7 +472,7 @@ def softmax(scores: torch.Tensor, beta: float = 1.0, *, inplace: bool = False) -
 
 def hardmax(scores: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """One-hot of the best match (ties: the first), the β → ∞ limit of softmax."""
-    _check_float("scores", scores)
+    _check_scores(scores)
     out = scores if inplace else torch.empty_like(scores)
     best = torch.nan_to_num(scores, nan=-math.inf).argmax(dim=-1, keepdim=True)   # (B, 1)
     return out.zero_().scatter_(-1, best, 1.0)
@@ -364,9 +480,8 @@ def hardmax(scores: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
 
 def threshold(scores: torch.Tensor, threshold: float = 0.0, *, inplace: bool = False) -> torch.Tensor:
     """σ(x) = 1[x ≥ θ]: every memory within a radius, as in sparse distributed memory (Kanerva 1988)."""
-    _check_float("scores", scores)
-    if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)):
-        raise ValueError(f"threshold: expected a number, got {threshold!r}")
+    _check_scores(scores)
+    check.number("threshold", threshold)
     hit = scores >= threshold
     out = scores if inplace else torch.empty_like(scores)
     return out.copy_(hit)
@@ -374,7 +489,7 @@ def threshold(scores: torch.Tensor, threshold: float = 0.0, *, inplace: bool = F
 
 def polynomial(scores: torch.Tensor, degree: float = 2, *, inplace: bool = False) -> torch.Tensor:
     """Rectified polynomial σ(x) = max(x, 0)ⁿ of dense associative memory (Krotov & Hopfield 2016)."""
-    _check_float("scores", scores)
+    _check_scores(scores, finite=True)
     _check_positive("degree", degree)
     x = scores if inplace else scores.clone()
     return x.clamp_(min=0.0).pow_(degree)
@@ -382,7 +497,7 @@ def polynomial(scores: torch.Tensor, degree: float = 2, *, inplace: bool = False
 
 def topk(scores: torch.Tensor, k: int = 1, *, inplace: bool = False) -> torch.Tensor:
     """Weight 1/k on each of the k best matches (k = 1 is :func:`hardmax`): a k-nearest-neighbour read."""
-    _check_float("scores", scores)
+    _check_scores(scores)
     _check_positive("k", k, integer=True)
     k = int(k)
     if k > scores.shape[-1]:
@@ -405,16 +520,19 @@ def get_separation(separation: str | Separation) -> Separation:
     return _lookup("separation", SEPARATIONS, separation, "σ(scores)")
 
 
-def _accepted(func: Callable) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _accepted(func: Callable) -> frozenset[str]:
     """Keyword settings a registry function accepts beyond its data arguments."""
     skip = {"queries", "keys", "scores", "inplace"}
     params = inspect.signature(func).parameters
-    return {p for p in params if p not in skip and params[p].kind != inspect.Parameter.VAR_KEYWORD}
+    return frozenset(p for p in params if p not in skip
+                     and params[p].kind != inspect.Parameter.VAR_KEYWORD)
 
 
 def _check_beta(beta: object) -> None:
-    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta)
-            and beta >= 0):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(f"beta: expected a finite number >= 0, got {beta!r}")
+    if not (math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta: expected a finite number >= 0, got {beta!r}")
 
 
@@ -422,95 +540,208 @@ def _check_beta(beta: object) -> None:
 # The read: similarity, then separation, then a weighted sum of values.
 # ---------------------------------------------------------------------------
 
+#: What the read needs to know about a named separation (one registry, no name checks elsewhere):
+#: ``beta_inside``: β enters σ itself (softmax subtracts the row maximum first, so any β is
+#: safe); ``homogeneous``: σ(c x) = cⁿ σ(x), so normalised weights do not depend on the scale;
+#: ``one_hot``: the weights pick one memory, so the read is a row lookup.
+_TRAITS: dict[str, frozenset[str]] = {
+    "softmax": frozenset({"beta_inside"}),
+    "polynomial": frozenset({"homogeneous"}),
+    "max": frozenset({"one_hot"}),
+}
+
+
+def _check_mask(mask: object, shape: torch.Size, device: torch.device) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask: expected a boolean torch.Tensor or None, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask: expected a boolean tensor (True = may be retrieved), got dtype {mask.dtype}")
+    if mask.device != device:
+        raise ValueError(f"mask: expected device {device} (the scores'), got {mask.device}")
+    if _broadcast(tuple(mask.shape), tuple(shape)) != tuple(shape):
+        raise ValueError(f"mask: expected a shape that broadcasts to the scores' {tuple(shape)} "
+                         f"(e.g. (N,) or (B, N)), got {tuple(mask.shape)}")
+    return mask
+
+
+def _masked_softmax(x: torch.Tensor, mask: torch.Tensor, beta: float) -> torch.Tensor:
+    """Softmax over the allowed entries only; a row with none allowed gets all-zero weights."""
+    in_dtype = x.dtype
+    x = x.to(torch.promote_types(in_dtype, torch.float32))
+    fin = torch.finfo(x.dtype)
+    x = torch.nan_to_num(x, nan=fin.min, posinf=fin.max, neginf=fin.min).masked_fill(~mask, -math.inf)
+    top = x.amax(dim=-1, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    e = ((x - top) * beta).exp() if beta != 0 else mask.to(x.dtype).expand_as(x).clone()
+    total = e.sum(dim=-1, keepdim=True)
+    return (e / torch.where(total > 0, total, torch.ones_like(total))).to(in_dtype)
+
+
 def separate(scores: torch.Tensor, separation: str | Separation = "softmax", *, beta: float = 1.0,
-             normalize: bool = False, inplace: bool = False, **params: float) -> torch.Tensor:
-    """Attention weights ``α = σ(β x)`` from scores x (B, N), optionally normalised to sum to 1.
+             normalize: bool = False, normalize_scores: bool = False, mask: torch.Tensor | None = None,
+             inplace: bool = False, **params: float) -> torch.Tensor:
+    """Attention weights ``α = σ(β x)`` from scores x (..., B, N), optionally normalised to sum to 1.
 
     β multiplies the scores before σ (for softmax, after subtracting the row maximum,
     so any β is safe). ``normalize`` divides each row by its sum (rows summing to 0 are
-    left alone): the "∝" of Eq 3. ``params`` are the named separation's settings
+    left alone): the "∝" of Eq 3. ``normalize_scores`` divides the *scores* by their row sum
+    before β and σ, as Millidge et al.'s code does (for positive scores it fixes their scale,
+    so that softmax's β means the same thing whatever the similarity; not in the review).
+    ``mask`` (boolean, broadcastable to the scores): memories marked False get weight 0
+    and take no part in σ (a softmax is over the allowed memories; a row with none allowed
+    gets all-zero weights, never NaN). ``params`` are the named separation's settings
     (``threshold``, ``degree``, ``k``). Explained in Chapter 1, §"One read, many memories".
 
     >>> separate(torch.tensor([[1., 2., 3.]]), "polynomial", degree=2, normalize=True)
     tensor([[0.0714, 0.2857, 0.6429]])
+    >>> separate(torch.tensor([[1., 2., 3.]]), mask=torch.tensor([True, True, False]))
+    tensor([[0.2689, 0.7311, 0.0000]])
     """
-    _check_float("scores", scores)
+    _check_scores(scores)
     _check_beta(beta)
+    for name, flag in (("normalize", normalize), ("normalize_scores", normalize_scores),
+                       ("inplace", inplace)):
+        check.flag(name, flag)
     sep = get_separation(separation)
     named = isinstance(separation, str)
+    traits = _TRAITS.get(separation, frozenset()) if named else frozenset()
     accepted = _accepted(sep) - {"beta"} if named else set()
     unknown = set(params) - accepted
     if unknown:
         raise ValueError(f"params: the {separation!r} separation accepts the settings: "
                          f"{', '.join(sorted(accepted)) or 'none'}; got {', '.join(sorted(unknown))}")
+    mask = _check_mask(mask, scores.shape, scores.device)
+    grad = _needs_grad(scores)
+    inplace = inplace and not grad                            # autograd: nothing in place
     x = scores if inplace else scores.clone()
-    if named and separation != "softmax":                     # softmax sanitises on its own
-        top = x.amax(dim=-1, keepdim=True)
-        if not bool(torch.isfinite(top).all()):               # +inf or NaN somewhere: rare path
-            fin = torch.finfo(x.dtype)
-            torch.nan_to_num_(x, nan=fin.min, posinf=fin.max, neginf=fin.min)
-    if named and separation == "polynomial" and normalize:
-        # Positive homogeneity: σ(c x) = cⁿ σ(x), so once the weights are normalised the row
-        # scale (and β) cancels; dividing by the row maximum keeps xⁿ finite (not in paper).
-        top = x.amax(dim=-1, keepdim=True)
-        alpha = sep(x.div_(torch.where(top > 0, top, torch.ones_like(top))), inplace=True, **params)
-    elif named and separation == "softmax":
-        alpha = softmax(x, beta=beta, inplace=True)
+    if normalize_scores:
+        total = x.sum(dim=-1, keepdim=True) if mask is None else x.masked_fill(~mask, 0).sum(-1, True)
+        x = x / torch.where(total != 0, total, torch.ones_like(total))
+    if "beta_inside" in traits and mask is not None:
+        alpha = _masked_softmax(x, mask, beta)
+    elif "beta_inside" in traits:
+        alpha = softmax(x, beta=beta, inplace=not grad)       # sanitises on its own
     else:
-        if beta != 1.0:
-            x.mul_(beta)
-        alpha = sep(x, inplace=True, **params) if named else sep(x)
+        if named:
+            top = x.amax(dim=-1, keepdim=True)
+            if not bool(torch.isfinite(top).all()):           # +inf or NaN somewhere: rare path
+                fin = torch.finfo(x.dtype)
+                x = torch.nan_to_num(x, nan=fin.min, posinf=fin.max, neginf=fin.min)
+        homogeneous = "homogeneous" in traits and normalize
+        if beta != 1.0 and not homogeneous:
+            x = x * beta
+        if mask is not None:                                  # excluded memories never win
+            x = x.masked_fill(~mask, torch.finfo(x.dtype).min)
+        if homogeneous:
+            # Positive homogeneity: σ(c x) = cⁿ σ(x), so once the weights are normalised the row
+            # scale (and β) cancels; dividing by the row maximum keeps xⁿ finite (not in paper).
+            top = x.amax(dim=-1, keepdim=True)
+            x = x / torch.where(top > 0, top, torch.ones_like(top))
+        alpha = (sep(x, inplace=not grad, **params) if named else sep(x))
         if not (isinstance(alpha, torch.Tensor) and alpha.shape == scores.shape):
             raise ValueError(f"separation: expected a callable returning a tensor of shape "
                              f"{tuple(scores.shape)}, got {type(alpha).__name__} "
                              f"{tuple(getattr(alpha, 'shape', ()))}")
+        if mask is not None:
+            alpha = alpha.masked_fill(~mask, 0.0)
     if normalize:
         total = alpha.sum(dim=-1, keepdim=True)
-        alpha = alpha.div_(torch.where(total != 0, total, torch.ones_like(total)))
+        alpha = alpha / torch.where(total != 0, total, torch.ones_like(total))
     return alpha
+
+
+class Read(NamedTuple):
+    """Everything one read computes (``retrieve(..., full=True)``).
+
+    ``values`` (..., B, d_v): what was retrieved (zero where nothing came to mind);
+    ``weights`` (..., B, N): the attention weights α; ``found`` (..., B): whether anything
+    came to mind; ``index`` (..., B): the memory sampled (``sample=True``) or the best
+    match, -1 where nothing was found.
+    """
+
+    values: torch.Tensor
+    weights: torch.Tensor
+    found: torch.Tensor
+    index: torch.Tensor
 
 
 def retrieve(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
              similarity: str | Similarity = "dot", separation: str | Separation = "softmax", *,
-             beta: float = 1.0, normalize: bool = False, chunk_size: int | None = None,
-             return_weights: bool = False, **params: float) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+             beta: float = 1.0, normalize: bool = False, normalize_scores: bool = False,
+             mask: torch.Tensor | None = None, min_score: float | None = None,
+             sample: bool = False, generator: torch.Generator | None = None,
+             chunk_size: int | None = None, return_weights: bool = False, full: bool = False,
+             **params: float) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | Read:
     """Read a key-value memory in its dual form: ``v̂ = σ(β S(K, q)) V`` (Eqs 3-6).
 
     Arguments:
 
-    - ``queries``: (B, d_k), or (d_k,) for a single query.
-    - ``keys``: (N, d_k) stored keys; ``values``: (N, d_v) stored values (``keys``
-      again for autoassociation).
+    - ``queries``: (..., B, d_k), or (d_k,) for a single query.
+    - ``keys``: (..., N, d_k) stored keys; ``values``: (..., N, d_v) stored values (``keys``
+      again for autoassociation). Leading (batch) axes broadcast: many memories, or many
+      sets of queries, are read in one call.
     - ``similarity``, ``separation``: a name from :data:`SIMILARITIES` /
-      :data:`SEPARATIONS` or a callable ``S(queries, keys) -> (B, N)`` /
-      ``σ(scores) -> (B, N)``.
+      :data:`SEPARATIONS` or a callable ``S(queries, keys) -> (..., B, N)`` /
+      ``σ(scores) -> (..., B, N)``.
     - ``beta``: inverse temperature / gain; σ is applied to ``β · S`` (inside softmax,
       after subtracting the row maximum, so β up to 1e4 and beyond is safe).
     - ``normalize``: divide the weights by their sum (see :func:`separate`).
+    - ``normalize_scores``: divide the scores by their sum before β and σ (Millidge et
+      al.'s setting; see :func:`separate`).
+    - ``mask``: boolean, broadcastable to (..., B, N); memories marked False cannot be
+      retrieved (see :func:`separate`).
+    - ``min_score``: "nothing comes to mind": a query whose best score (over the allowed
+      memories, before β) is below ``min_score`` retrieves nothing (zero values and weights,
+      ``found`` False). Not in the review's equations; Chapter 5's retrieval failures.
+    - ``sample``: instead of the weighted mean, draw one memory per query with probability
+      proportional to its weight and return its value (Chapter 5's sampled recall), by the
+      Gumbel-max trick with uniforms drawn from ``generator`` on the CPU (so draws do not
+      depend on the device; blocks of queries draw in order, so ``chunk_size`` does not
+      change them for 2-D queries).
     - ``chunk_size``: queries per block; the default keeps one (block, N) score matrix
       near 2^26 entries (256 MiB in float32), so memory stays bounded however many
       queries there are (blocks of a few hundred rows or more keep matmul efficient).
-    - ``return_weights``: also return the (B, N) weights α.
+    - ``return_weights``: also return the weights α; ``full``: return a :class:`Read`.
     - ``**params``: settings of the named similarity or separation, e.g. ``bandwidth``
       (rbf), ``nu`` (dpfp), ``threshold``, ``degree`` (polynomial), ``k`` (topk).
 
-    Returns ``v̂`` of shape (B, d_v) (or (d_v,)), and α if asked. No loop over memories:
-    one score matrix per block of queries, separated in place, then one matrix product.
-    Explained in Chapter 1, §"One read, many memories".
+    Queries, keys and values must be finite. Returns ``v̂`` of shape (..., B, d_v) (or
+    (d_v,)), and α if asked. No loop over memories: one score matrix per block of
+    queries, separated in place, then one matrix product. Explained in Chapter 1,
+    §"One read, many memories".
 
     >>> K = torch.eye(3); V = torch.tensor([[1.], [2.], [3.]])
     >>> retrieve(torch.tensor([0., 0.9, 0.1]), K, V, separation="max")
     tensor([2.])
+    >>> retrieve(torch.tensor([0., 0.9, 0.1]), K, V, separation="max", mask=torch.tensor([1, 0, 1]).bool())
+    tensor([3.])
+    >>> retrieve(torch.tensor([0., 0.2, 0.1]), K, V, separation="max", min_score=0.5)
+    tensor([0.])
     """
     single = isinstance(queries, torch.Tensor) and queries.ndim == 1
     q = queries.unsqueeze(0) if single else queries
     _check_rows(q, keys)
     _check_float("values", values)
-    if values.ndim != 2 or values.shape[0] != keys.shape[0]:
-        raise ValueError(f"values: expected shape (N, d_v) with N = {keys.shape[0]} (one per key), "
-                         f"got {tuple(values.shape)}")
+    if values.ndim != keys.ndim or values.shape[-2] != keys.shape[-2] or \
+            values.shape[:-2] != keys.shape[:-2]:
+        raise ValueError(f"values: expected shape (..., N, d_v) with the keys' leading axes and "
+                         f"N = {keys.shape[-2]} (one per key), got {tuple(values.shape)}")
     _check_same("values", values, "keys", keys)
+    if values.numel() and not bool(torch.isfinite(values).all()):
+        raise ValueError("values: expected finite values, got NaN or inf")
+    if keys.shape[-2] == 0:
+        raise ValueError(f"keys: expected at least one stored memory, got shape {tuple(keys.shape)}")
     _check_beta(beta)
+    for name, flag in (("normalize", normalize), ("normalize_scores", normalize_scores),
+                       ("sample", sample), ("return_weights", return_weights), ("full", full)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name}: expected True or False, got {flag!r}")
+    if min_score is not None:
+        min_score = check.number("min_score", min_score)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
     sim = get_similarity(similarity)
     get_separation(separation)
 
@@ -524,30 +755,76 @@ def retrieve(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                          f"got {', '.join(sorted(unknown))}")
     sim_kw = {k: v for k, v in params.items() if k in sim_ok}
     sep_kw = {k: v for k, v in params.items() if k in sep_ok}
-    one_hot = separation == "max" and not return_weights       # the read is a row lookup
 
-    B, N = q.shape[0], keys.shape[0]
+    lead = _broadcast(q.shape[:-2], keys.shape[:-2])
+    B, N, d_v = q.shape[-2], keys.shape[-2], values.shape[-1]
+    score_shape = torch.Size((*lead, B, N))
+    mask = _check_mask(mask, score_shape, keys.device)
+    plain = (q.ndim == 2 and keys.ndim == 2 and mask is None and min_score is None and not sample
+             and not full)
+    # max without weights or extras: v̂ = V[argmax], no (b, N) product
+    one_hot = plain and isinstance(separation, str) and "one_hot" in _TRAITS.get(separation, ()) \
+        and not return_weights and not normalize_scores
     if chunk_size is None:
-        chunk_size = max(1, min(B, (1 << 26) // max(N, 1)))   # 2^26 floats = 256 MiB in float32
+        per_row = max(N, 1) * max(1, math.prod(lead))
+        chunk_size = max(1, min(B, (1 << 26) // per_row))     # 2^26 floats = 256 MiB in float32
     _check_positive("chunk_size", chunk_size, integer=True)
     chunk_size = int(chunk_size)
 
-    out = torch.empty(B, values.shape[1], dtype=values.dtype, device=values.device)
-    weights = torch.empty(B, N, dtype=values.dtype, device=values.device) if return_weights else None
-    for start in range(0, B, chunk_size):                     # blocks of queries, not memories
-        stop = min(start + chunk_size, B)
-        scores = sim(q[start:stop], keys, **sim_kw)           # (b, N), freshly allocated
-        if one_hot:                                           # max: v̂ = V[argmax], no (b, N) product
-            best = torch.nan_to_num(scores, nan=-math.inf).argmax(dim=1)
-            out[start:stop] = values[best]
-            continue
-        alpha = separate(scores, separation, beta=beta, normalize=normalize, inplace=True, **sep_kw)
-        torch.matmul(alpha, values, out=out[start:stop])      # (b, N) @ (N, d_v) -> (b, d_v)
-        if weights is not None:
-            weights[start:stop] = alpha
+    keep = return_weights or full
+    out = torch.empty(*lead, B, d_v, dtype=values.dtype, device=values.device)
+    weights = torch.empty(score_shape, dtype=values.dtype, device=values.device) if keep else None
+    found = torch.ones(*lead, B, dtype=torch.bool, device=values.device)
+    index = torch.full((*lead, B), -1, dtype=torch.long, device=values.device)
+    token = _CHECKED.set(True)                                # inputs checked above, once
+    try:
+        for start in range(0, B, chunk_size):                     # blocks of queries, not memories
+            stop = min(start + chunk_size, B)
+            scores = sim(q[..., start:stop, :], keys, **sim_kw)   # (..., b, N), freshly allocated
+            if scores.shape != torch.Size((*lead, stop - start, N)):
+                raise ValueError(f"similarity: expected a callable returning scores of shape "
+                                 f"{(*lead, stop - start, N)}, got {tuple(scores.shape)}")
+            if one_hot:
+                best = torch.nan_to_num(scores, nan=-math.inf).argmax(dim=1)
+                out[start:stop] = values[best]
+                index[start:stop] = best
+                continue
+            m = None if mask is None else mask.expand(score_shape)[..., start:stop, :]
+            if min_score is not None or full:
+                allowed = scores if m is None else scores.masked_fill(~m, -math.inf)
+                top, best = allowed.max(dim=-1)                   # (..., b)
+                ok = top >= min_score if min_score is not None else torch.isfinite(top)
+                found[..., start:stop] = ok
+                index[..., start:stop] = torch.where(ok, best, torch.full_like(best, -1))
+                if min_score is not None:
+                    m = ok.unsqueeze(-1) if m is None else m & ok.unsqueeze(-1)
+                    m = m.expand(scores.shape)
+            alpha = separate(scores, separation, beta=beta, normalize=normalize,
+                             normalize_scores=normalize_scores, mask=m, inplace=True, **sep_kw)
+            if sample:
+                # Gumbel-max: argmax(log α + g), g = -log(-log u), u uniform from ``generator``
+                # on the CPU (float32, clamped away from 0 and 1): exactly a draw from α/Σα.
+                u = torch.rand(alpha.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
+                gumbel = -torch.log(-torch.log(u.to(alpha.device)))
+                w = alpha.detach().clamp_min(0)
+                draw = (torch.log(w) + gumbel).argmax(-1)           # (..., b)
+                draw = torch.where(w.sum(-1) > 0, draw, torch.full_like(draw, -1))
+                index[..., start:stop] = draw
+                found[..., start:stop] &= draw >= 0
+                picked = torch.gather(values.expand(*lead, N, d_v), -2,
+                                      draw.clamp_min(0).unsqueeze(-1).expand(*lead, stop - start, d_v))
+                out[..., start:stop, :] = picked * (draw >= 0).unsqueeze(-1).to(values.dtype)
+            else:
+                out[..., start:stop, :] = alpha @ values          # (..., b, N) @ (..., N, d_v)
+            if weights is not None:
+                weights[..., start:stop, :] = alpha
+    finally:
+        _CHECKED.reset(token)
     if single:
-        out = out[0]
-        weights = weights[0] if weights is not None else None
+        out, found, index = out[..., 0, :], found[..., 0], index[..., 0]
+        weights = weights[..., 0, :] if weights is not None else None
+    if full:
+        return Read(out, weights, found, index)
     return (out, weights) if return_weights else out
 
 
@@ -564,10 +841,22 @@ def favor_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Ten
     one global shift for the keys) cancel in the ratio and keep exp() finite.
     Explained in Chapter 1, §"Random features".
     """
+    if not isinstance(features, PositiveRandomFeatures):
+        raise TypeError(f"features: expected a PositiveRandomFeatures, got {type(features).__name__}")
     _check_rows(queries, keys)
-    _check_float("values", values)
-    if values.ndim != 2 or values.shape[0] != keys.shape[0]:
-        raise ValueError(f"values: expected shape (N, d_v) with N = {keys.shape[0]}, got {tuple(values.shape)}")
+    if queries.ndim != 2 or keys.ndim != 2:
+        raise ValueError(f"queries, keys: expected shapes (B, d) and (N, d), got "
+                         f"{tuple(queries.shape)} and {tuple(keys.shape)}")
+    if keys.shape[0] == 0:
+        raise ValueError(f"keys: expected at least one stored memory, got shape {tuple(keys.shape)}")
+    values = check.tensor("values", values, ndim=2, dtype="float-strict")
+    if values.shape[0] != keys.shape[0]:
+        raise ValueError(f"values: expected shape (N, d_v) with N = {keys.shape[0]} (one per key), "
+                         f"got {tuple(values.shape)}")
+    _check_same("values", values, "keys", keys)
+    if queries.shape[1] != features.d:
+        raise ValueError(f"queries: expected dimension d = {features.d} (the features'), got "
+                         f"{tuple(queries.shape)}")
     scale = queries.shape[1] ** -0.25
     lq = features.log_features(queries * scale)                       # (B, m)
     lk = features.log_features(keys * scale)                          # (N, m)
@@ -589,6 +878,12 @@ def random_feature_error(n_features: Sequence[int], *, n_queries: int = 256, n_k
     relative error of the random Fourier estimate of the RBF kernel matrix (bandwidth √d).
     Explained in Chapter 1, §"Random features".
     """
+    n_features = check.sequence("n_features", n_features, lambda n, v: check.count(n, v, 1))
+    n_queries, n_keys = check.count("n_queries", n_queries, 1), check.count("n_keys", n_keys, 1)
+    dim, dim_v, seeds = check.count("dim", dim, 1), check.count("dim_v", dim_v, 1), check.count("seeds", seeds, 1)
+    check.flag("orthogonal", orthogonal)
+    check.flag("rff", rff)
+    device = check.device("device", device)
     g = torch.Generator().manual_seed(0)
     q = (0.5 * torch.randn(n_queries, dim, generator=g, dtype=torch.float64)).to(device)
     k = (0.5 * torch.randn(n_keys, dim, generator=g, dtype=torch.float64)).to(device)
@@ -639,8 +934,12 @@ def benchmark_retrieve(n_queries: int = 4096, n_keys: int = 60000, dim: int = 78
     retrieve time. Best of ``repeats`` after one warm-up. Needs about B·N·4 bytes for the
     reference product (1 GB at the defaults). Explained in the appendix, §Benchmarks.
     """
-    device = torch.device(device)
-    g = torch.Generator().manual_seed(seed)
+    n_queries, n_keys = check.count("n_queries", n_queries, 1), check.count("n_keys", n_keys, 1)
+    dim, repeats = check.count("dim", dim, 1), check.count("repeats", repeats, 1)
+    if chunk_size is not None:
+        check.count("chunk_size", chunk_size, 1)
+    device = check.device("device", device)
+    g = torch.Generator().manual_seed(check.seed("seed", seed))
     keys = torch.rand(n_keys, dim, generator=g).to(device)
     queries = torch.rand(n_queries, dim, generator=g).to(device)
     ref_out = torch.empty(n_queries, n_keys, device=device)

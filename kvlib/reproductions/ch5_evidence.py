@@ -27,7 +27,7 @@ def _z(diff: torch.Tensor, se: torch.Tensor) -> torch.Tensor:
 
 @experiment("ch5-list-length")
 def _list_length(device) -> dict:
-    from kvlib.psych import list_length_curve, recovery_curve
+    from kvlib.interference import list_length_curve, recovery_curve
     ll = list_length_curve(device=device)
     m, se = ll["free_recall_mean"][0], ll["free_recall_se"][0]               # 10 attempts
     n = torch.tensor(ll["list_length"], dtype=m.dtype)
@@ -42,10 +42,10 @@ def _list_length(device) -> dict:
 
 @experiment("ch5-list-before-last")
 def _lbl(device) -> dict:
-    from kvlib.psych import list_before_last
+    from kvlib.interference import last_list_effect, list_before_last
     r = list_before_last(device=device)
     m, se = r["key_value_recall_mean"], r["key_value_recall_se"]
-    change = _z((m[:, -1] - m[:, 0]).abs(), torch.sqrt(se[:, -1] ** 2 + se[:, 0] ** 2))
+    change = last_list_effect(r)["z"].abs()
     own, own_se = m.mean(1), torch.sqrt((se ** 2).mean(1) / se.shape[1])
     own_drop = _z(own[:-1] - own[1:], torch.sqrt(own_se[:-1] ** 2 + own_se[1:] ** 2))
     return {"last_list_change_z": change.max().item(), "own_length_drop_z": own_drop.min().item()}
@@ -53,7 +53,7 @@ def _lbl(device) -> dict:
 
 @experiment("ch5-accessibility-precision")
 def _berens(device) -> dict:
-    from kvlib.psych import accessibility_precision
+    from kvlib.accessibility import accessibility_precision
     r = accessibility_precision(device=device)
     lo, hi = r["precision_sd_ci_low"], r["precision_sd_ci_high"]
     return {"accessibility_falls": bool(r["p_memory_ci_high"][-1] < r["p_memory_ci_low"][0]),
@@ -62,7 +62,7 @@ def _berens(device) -> dict:
 
 @experiment("ch5-context-fear")
 def _winocur(device) -> dict:
-    from kvlib.psych import context_fear_conditions
+    from kvlib.distinct_keys import context_fear_conditions
     c = context_fear_conditions(device=device)
     A, B = c["freezing_A_mean"], c["freezing_B_mean"]                        # day 1, week, reminder,
     return {"day1_specificity": A[0] - B[0], "week_generalisation": B[1] / A[1],   # no keys, both
@@ -71,7 +71,7 @@ def _winocur(device) -> dict:
 
 @experiment("ch5-repulsion")
 def _chanales(device) -> dict:
-    from kvlib.psych import repulsion
+    from kvlib.distinct_keys import repulsion
     r = repulsion(device=device)
     d = r["learned_other_similarity"] - r["learned_pairmate_similarity"]     # per participant
     steps, pm, ot = r["step"], r["key_similarity_pairmate_mean"], r["key_similarity_other_mean"]
@@ -83,7 +83,7 @@ def _chanales(device) -> dict:
 
 @experiment("ch5-feeling-of-knowing")
 def _fok(device) -> dict:
-    from kvlib.psych import feeling_of_knowing, judgment_steps
+    from kvlib.metamemory import feeling_of_knowing, judgment_steps
     runs = [feeling_of_knowing(seed=s, device=device) for s in SEEDS]
     gam = torch.tensor([f["fok_recognition_gamma"] for f in runs])
     f = runs[0]                                                             # the chapter's seed
@@ -111,43 +111,46 @@ _row("ch5-list-length-proportion", "Proportion of a list recalled falls with lis
      "(smallest drop between adjacent lengths, in SE)", "Murdock 1962", "free recall of lists of 10–40 words",
      "the proportion recalled falls as lists grow", at_least(3.0), "ch5-list-length",
      "proportion_drop_z", Z3 + " Lists of 5–40 items, 10 retrieval attempts.",
-     "psych.list_length_curve(lengths, attempts)")
+     "interference.list_length_curve(lengths, attempts)")
 _row("ch5-list-length-number", "Number of items recalled rises with list length "
      "(smallest rise, in SE)", "Murdock 1962", "free recall of lists of 10–40 words",
      "the number of words recalled grows with list length", at_least(3.0), "ch5-list-length",
-     "number_rise_z", Z3 + " The chapter states only the falling proportion; this is its other half.",
-     "psych.list_length_curve(lengths, attempts)")
+     "number_rise_z", Z3 + " The chapter states only the falling proportion; this is its other half. "
+     "Narrow: the smallest rise (30 → 40 items, where 10 attempts nearly saturate) is 2.6–4.9 SE "
+     "over seeds 0–7, below 3 at seed 1.",
+     "interference.list_length_curve(lengths, attempts)")
 _row("ch5-recovery-attempts", "Items missed after 10 attempts that later attempts find",
      "Buschke 1974; Roediger & Thorpe 1978", "recall over repeated attempts and longer recall time",
      "items not recalled at first are recalled later", at_least(0.5), "ch5-list-length",
      "recovered_by_attempts", "Threshold: most of the missed items come back (a list of 20, 120 attempts).",
-     "psych.recovery_curve(max_attempts, first_attempts)")
+     "interference.recovery_curve(max_attempts, first_attempts)")
 _row("ch5-recovery-cue", "Items missed after 10 attempts that their own cue finds",
      "Wagenaar 1986", "events thought forgotten, recalled with more cues",
      "seemingly lost memories come back with a better cue", at_least(0.5), "ch5-list-length",
      "recovered_by_cue",
      "Threshold: most of the missed items come back; the cue is a noisy copy of the item's key.",
-     "psych.recovery_curve(cue_noise=...)")
+     "interference.recovery_curve(cue_noise=...)")
 _row("ch5-lbl-last-list", "Recall of the list before last: change as the last list grows 5 → 20 "
      "(largest, in SE)", "Shiffrin 1970", "recall of the list before last",
      "does not depend on the length of the last list", at_most(3.0), "ch5-list-before-last",
      "last_list_change_z", "Null finding: no change beyond 3 standard errors. Needs unrelated list "
-     "contexts (Exercise 1: overlapping contexts break it).", "psych.list_before_last(list_overlap=...)")
+     "contexts (Exercise 1: overlapping contexts break it).",
+     "interference.list_before_last(list_overlap=...)")
 _row("ch5-lbl-own-length", "Recall of the list before last falls with its own length "
      "(smallest drop, in SE)", "Shiffrin 1970", "recall of the list before last",
      "depends on the length of the list being recalled", at_least(3.0), "ch5-list-before-last",
-     "own_length_drop_z", Z3, "psych.list_before_last(target_lengths=...)")
+     "own_length_drop_z", Z3, "interference.list_before_last(target_lengths=...)")
 _row("ch5-accessibility", "Accessibility: 95 % intervals of p(retrieved) at the first and last "
      "interval do not overlap", "Berens et al. 2020", "mixture-model fits over four days",
      "accessibility declines with the retention interval", equals(True), "ch5-accessibility-precision",
      "accessibility_falls", "The model's 'days' label numbers of interfering memories (1–32), not time.",
-     "psych.accessibility_precision(intervals, interference_rate=...)")
+     "accessibility.accessibility_precision(intervals, interference_rate=...)")
 _row("ch5-precision", "Precision: 95 % intervals of the circular SD at the first and last "
      "interval overlap", "Berens et al. 2020", "mixture-model fits over four days",
      "precision does not change with the retention interval", equals(True),
      "ch5-accessibility-precision", "precision_intervals_overlap",
      "Holds with a sharp softmax (β = 100); a soft one blurs answers (Exercise 2).",
-     "psych.accessibility_precision(beta=...)")
+     "accessibility.accessibility_precision(beta=...)")
 
 # --- 4.2 keys and values are distinct ------------------------------------------------
 WINOCUR = "Winocur et al. 2009 (as the review summarises it)"
@@ -155,56 +158,57 @@ _row("ch5-fear-day1", "Freezing in A minus freezing in B, one day after conditio
      "context fear conditioning in rats", "rats freeze in A, not in B", at_least(0.5),
      "ch5-context-fear", "day1_specificity",
      "Threshold: at least half the freezing scale separates A from B.",
-     "psych.context_fear(threshold=...)")
+     "distinct_keys.context_fear(threshold=...)")
 _row("ch5-fear-week", "Freezing in B relative to A after a week", WINOCUR,
      "context fear conditioning in rats", "a week later they freeze in both contexts", at_least(0.5),
      "ch5-context-fear", "week_generalisation", "Threshold: B at least half of A. The loss of detail "
-     "in the query map is assumed, not derived.", "psych.context_fear(detail_memories=...)")
+     "in the query map is assumed, not derived.", "distinct_keys.context_fear(detail_memories=...)")
 _row("ch5-fear-reminder", "Freezing in A minus B after a week, with a reminder in A", WINOCUR,
      "context fear conditioning in rats", "a reminder in A restores context specificity", at_least(0.5),
      "ch5-context-fear", "reminder_specificity", "Threshold as on day 1.",
-     "psych.context_fear(reminder=True)")
+     "distinct_keys.context_fear(reminder=True)")
 _row("ch5-fear-lesion", "|Freezing in A minus B| after a reminder, without keys (hippocampal lesion)",
      WINOCUR, "context fear conditioning in rats", "the reminder effect disappears after hippocampal lesions",
      at_most(0.1), "ch5-context-fear", "lesion_reminder_specificity",
      "The model's lesioned memory generalises on day 1 too; the experiment's lesion timing is not modelled.",
-     "psych.context_fear(keys=False, reminder=True)")
+     "distinct_keys.context_fear(keys=False, reminder=True)")
 _row("ch5-repulsion-reversal", "Key similarity: non-pairmates minus pairmates after learning (in SE)",
      "Chanales et al. 2017", "hippocampal pattern similarity of overlapping routes (fMRI)",
      "overlapping routes end less similar than unrelated ones (a reversal)", at_least(3.0),
      "ch5-repulsion", "reversal_z", Z3 + " Over 24 simulated participants.",
-     "psych.repulsion(pair_similarity, other_similarity)")
+     "distinct_keys.repulsion(pair_similarity, other_similarity)")
 _row("ch5-repulsion-gradual", "Share of the learning phase before pairmate keys cross below the others",
      "Chanales et al. 2017", "hippocampal pattern similarity over learning",
      "the repulsion emerges gradually over learning", at_least(0.1), "ch5-repulsion", "reversal_at",
      "Threshold: no reversal within the first tenth of learning; similarity falls smoothly before it.",
-     "psych.repulsion(steps, record_every)")
+     "distinct_keys.repulsion(steps, record_every)")
 _row("ch5-repulsion-correlation", "Correlation across participants of repulsion with discrimination",
      "Chanales et al. 2017", "repulsion vs behavioural discrimination",
      "positive: more repulsion, better discrimination", at_least(0.404), "ch5-repulsion", "correlation",
      "Threshold: significant at p < 0.05 for 24 participants. In the model participants differ only "
-     "in learning rate, which drives both.", "psych.repulsion(lr_range=...)")
+     "in learning rate, which drives both.", "distinct_keys.repulsion(lr_range=...)")
 
 # --- 4.3 keys are used but not recalled ------------------------------------------------
 _row("ch5-fok-predicts", "Goodman-Kruskal gamma of FOK with later recognition, unrecalled questions "
      "(mean over 4 seeds, in SE)", "Hart 1965; Freedman & Landauer 1966",
      "feeling-of-knowing ratings and later recognition", "feelings of knowing predict recognition",
-     at_least(3.0), "ch5-feeling-of-knowing", "gamma_z", Z3, "psych.feeling_of_knowing(cue_noise=...)")
+     at_least(3.0), "ch5-feeling-of-knowing", "gamma_z", Z3, "metamemory.feeling_of_knowing(cue_noise=...)")
 _row("ch5-fok-imperfect", "Goodman-Kruskal gamma of FOK with later recognition (mean over 4 seeds)",
      "Hart 1965; Freedman & Landauer 1966", "feeling-of-knowing ratings and later recognition",
      "the prediction is imperfect", at_most(0.9), "ch5-feeling-of-knowing", "gamma",
-     "Threshold: clearly short of a perfect gamma of 1.", "psych.feeling_of_knowing(recognition_noise=...)")
+     "Threshold: clearly short of a perfect gamma of 1.",
+     "metamemory.feeling_of_knowing(recognition_noise=...)")
 _row("ch5-fok-familiarity", "Rise of the mean FOK with familiar question words (in SE)",
      "Reder & Ritter 1992; Schwartz & Metcalfe 1992", "cue familiarity and feelings of knowing",
      "familiar cues raise the feeling of knowing", at_least(3.0), "ch5-feeling-of-knowing",
-     "familiar_fok_rise_z", Z3, "psych.feeling_of_knowing(prime_similarity=...)")
+     "familiar_fok_rise_z", Z3, "metamemory.feeling_of_knowing(prime_similarity=...)")
 _row("ch5-fok-recall", "Change of recall with familiar question words (|difference|, in SE)",
      "Reder & Ritter 1992; Schwartz & Metcalfe 1992", "cue familiarity and recall",
      "familiar cues do not raise recall", at_most(2.0), "ch5-feeling-of-knowing",
      "familiar_recall_change_z", "Null finding: within 2 standard errors. A more similar prime "
-     "lowers recall (Exercise 5).", "psych.feeling_of_knowing(prime_similarity=...)")
+     "lowers recall (Exercise 5).", "metamemory.feeling_of_knowing(prime_similarity=...)")
 _row("ch5-answerability-faster", "Steps to 'is it stored?' vs to the answer (difference, in SE)",
      "Reder 1987", "answerability judgments vs answers to trivia questions",
      "people judge answerability faster than they answer", at_least(3.0), "ch5-feeling-of-knowing",
      "stored_faster_z", Z3 + " Both decisions held to the same confidence (0.95).",
-     "psych.judgment_steps(confidence=...)")
+     "metamemory.judgment_steps(confidence=...)")

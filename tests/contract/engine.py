@@ -200,7 +200,8 @@ def drive(func: Callable, example: Example, clear_types: tuple) -> dict:
     for name, value in base.items():
         if name in example.skip:
             continue
-        none_ok = name in defaults and defaults[name] is None
+        # None is "auto" for a device; otherwise allowed only where it is the default
+        none_ok = (name in defaults and defaults[name] is None) or name == "device"
         for label, bad, kind in cases(name, value, none_ok, name in example.options):
             if name in example.nonfinite_ok and label in ("NaN entry", "inf entry", "NaN", "inf",
                                                           "-inf"):
