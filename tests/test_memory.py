@@ -81,9 +81,72 @@ def test_capacity_curve_equals_direct_retrieval():
     assert curve == direct
 
 
+def test_clipped_noise_is_millidges_perturbation():
+    """Their gaussian_perturb_image: |x + ε| clamped to [0, 1]."""
+    x = torch.rand(6, 50)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    clipped = M.corrupt(x, "noise", 0.5, generator=g1, clip=True)
+    raw = M.corrupt(x, "noise", 0.5, generator=g2)
+    torch.testing.assert_close(clipped, raw.abs().clamp(0, 1))
+    assert float(clipped.min()) >= 0 and float(clipped.max()) <= 1
+
+
+def _millidge_reference(imgs, queries, n, sim, sep, sep_param, threshold):
+    """Millidge et al.'s PC_retrieve_store_continuous, one query at a time as their code does it:
+    scores sim(X, z), divided by their sum, separated, divided by their sum, X.T @ weights, and
+    correct when the summed squared difference is at most the threshold."""
+    X, correct = imgs[:n], 0
+    for j in range(n):
+        z = queries[j]
+        if sim == "manhattan":
+            s = 1.0 / (z - X).abs().sum(1)
+        elif sim == "euclidean":
+            s = 1.0 / (z - X).square().sum(1)
+        else:                                                  # their normalized_dot_product
+            s = (X / X.sum(1, keepdim=True)) @ (z / z.sum())
+        s = s / s.sum()
+        if sep == "max":
+            w = torch.nn.functional.one_hot(s.argmax(), n).to(s.dtype)
+        elif sep == "softmax":
+            w = torch.softmax(sep_param * s, 0)
+        else:
+            w = s ** sep_param
+        w = w / w.sum()
+        correct += int(float((X[j] - X.T @ w).square().sum()) <= threshold)
+    return correct / n
+
+
+@pytest.mark.parametrize("sim,sep,param", [("manhattan", "max", 1.0), ("euclidean", "softmax", 1000.0),
+                                           ("dot", "max", 1.0), ("manhattan", "polynomial", 3)])
+def test_millidge_setting_is_their_retrieval_loop(sim, sep, param):
+    g = torch.Generator().manual_seed(0)
+    imgs = (torch.rand(40, 64, generator=g, dtype=torch.float64) ** 3)        # images in [0, 1]
+    sizes = [10, 40]
+    kw = {"degree": param} if sep == "polynomial" else {}
+    beta = param if sep == "softmax" else 1.0
+    for corruption, level in (("noise", 0.3), ("mask", 0.5)):
+        got = M.capacity_curve(imgs, sizes, similarity=sim, separation=sep, beta=beta, corruption=corruption,
+                               level=level, setting="millidge", tolerance=2.0, **kw)
+        queries = M.corrupt(imgs, corruption, level, generator=torch.Generator().manual_seed(0),
+                            clip=corruption == "noise")
+        want = [_millidge_reference(imgs, queries, n, sim, sep, param, 2.0) for n in sizes]
+        assert got == want, (corruption, got, want)
+
+
 @pytest.fixture(scope="module")
 def mnist():
     return M.mnist_memories(300)
+
+
+@requires_data
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_distances_beat_the_dot_product_in_millidges_setting(seed):
+    """Millidge et al.'s finding, in their setting (training digits, noise σ = 0.5 clipped, max
+    separation, their L1-normalised dot product, error ≤ 60): both distances retrieve more."""
+    imgs = M.mnist_memories(1000, train=True, seed=seed)
+    acc = {s: M.capacity_curve(imgs, [1000], similarity=s, separation="max", corruption="noise", level=0.5,
+                               setting="millidge", seed=seed)[0] for s in ("dot", "euclidean", "manhattan")}
+    assert min(acc["euclidean"], acc["manhattan"]) > acc["dot"] + 0.02
 
 
 @requires_data
