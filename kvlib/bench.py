@@ -259,10 +259,10 @@ def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: b
             times.append(time.perf_counter() - t0)
     out["reproduce_fig3"] = {"seconds": statistics.median(times), "runs": len(times)}
 
-    from kvlib import scaffold
+    from kvlib import scaffold_capacity
     Ps = [100, 400, 1600, 3600]
     t0 = time.perf_counter()
-    scaffold.capacity_sweep(Ps, n_hippocampal=400, n_sensory=3600, device=device)
+    scaffold_capacity.capacity_sweep(Ps, n_hippocampal=400, n_sensory=3600, device=device)
     out["scaffold_sweep"] = {"n_patterns": Ps, "seconds": time.perf_counter() - t0}
     return out
 

@@ -1,8 +1,11 @@
-"""Chapter 4 (Neural substrates): figures, drawn from the results of kvlib.plasticity / kvlib.scaffold.
+"""Chapter 4 (Neural substrates): every figure the chapter shows, drawn from the results of the
+chapter's library modules (:mod:`kvlib.plasticity`, :mod:`kvlib.slot_capacity`,
+:mod:`kvlib.scaffold`, :mod:`kvlib.scaffold_capacity`, :mod:`kvlib.tem`, :mod:`kvlib.astrocytes`).
 
-Each ``draw_*`` function takes the data dict its computation returns and draws it; the
-registered functions compute with the book's default settings and draw. The chapter
-notebook calls the same ``draw_*`` functions, so the book and the command line agree.
+Each ``draw_*`` function takes the dict its computation returns and draws it; each registered
+figure is that computation with the book's settings followed by its ``draw_*`` function, so the
+notebook and ``python -m kvlib reproduce NAME`` draw the same thing. ``small`` settings run each
+in a second or two (the figure smoke test).
 """
 from __future__ import annotations
 
@@ -11,12 +14,11 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from kvlib.device import progress as progress_bar
-from kvlib.reproduce import register
+from kvlib.figures.registry import register
 
 CHAPTER = "4 Neural substrates"
 
-#: Colours and labels shared by every Chapter 4 figure.
+
 def _log_loads(ax, loads):
     """Log x-axis over pattern counts, with plain-number ticks inside the range."""
     ax.set_xscale("log")
@@ -72,7 +74,8 @@ def draw_plasticity_capacity(data: dict, ax=None, reference: dict | None = None)
         colour, label = STYLE[name]
         runs = data.get("runs", {}).get(name)
         sd = [float(np.std(r)) for r in runs] if runs else None
-        slope = float(np.polyfit(Ns, cap, 1)[0]) if len(Ns) > 1 else float("nan")
+        slope = data["slope"][name] if "slope" in data else \
+            (float(np.polyfit(Ns, cap, 1)[0]) if len(Ns) > 1 else float("nan"))
         ax.errorbar(Ns, cap, yerr=sd, marker="o", color=colour, lw=2, capsize=3,
                     label=f"{label} (C ≈ {slope:.2f} N)")
         if reference and name in reference:
@@ -175,20 +178,22 @@ def draw_scaffold_capacity(data: dict, clean: dict | None = None, axes: Sequence
     return fig
 
 
-def draw_scaffold_load(data: dict, i: int, fig=None, side: int = 24):
-    """One load of the capacity sweep: MI curves with the load marked, and which of the first
-    ``side²`` bits of one recalled pattern came back right (white) or wrong (black) per model.
-
-    ``data`` from :func:`kvlib.scaffold.capacity_sweep` with ``keep_examples >= side²``.
-    Used by the chapter's slider and by its animation (the static twin).
+def draw_scaffold_load(data: dict, P: int, fig=None, side: int = 24):
+    """One load ``P`` of the capacity sweep: MI curves with the load marked, and which of the
+    first ``side²`` bits of one recalled pattern came back right (white) or wrong (black) per
+    model. ``data`` from :func:`kvlib.scaffold_capacity.capacity_sweep` with
+    ``keep_examples >= side²``. The chapter's control (``kvlib.notebook.interact``) draws it.
     """
     models = list(data["examples"])
+    if P not in data["n_patterns"]:
+        raise ValueError(f"P: expected one of the sweep's loads {data['n_patterns']}, got {P!r}")
+    i = data["n_patterns"].index(P)
+    side = min(side, int(len(data["examples"][models[0]][i]) ** 0.5))
     fig = fig or plt.figure(figsize=(11, 3.0))
     fig.clear()
     grid = fig.add_gridspec(1, 1 + len(models), width_ratios=[2.2] + [1] * len(models), wspace=0.35,
                             left=0.06, right=0.99, bottom=0.17, top=0.83)
     ax = fig.add_subplot(grid[0])
-    P = data["n_patterns"][i]
     for name, ys in data["mutual_information"].items():
         colour, label = STYLE[name]
         ax.plot(data["n_patterns"], ys, "-", color=colour, label=label, lw=1.5)
@@ -235,58 +240,132 @@ def draw_tem(data: dict, axes: Sequence | None = None):
     return fig
 
 
+def draw_slot_write(data: dict):
+    """What one write changes (:func:`kvlib.plasticity.write_changes`): |change| of every key and
+    value synapse, with the global factor on (left pair) and off (right pair)."""
+    fig, axes = plt.subplots(1, 4, figsize=(12, 2.9))
+    im = None
+    for col, mu in enumerate((1, 0)):
+        for k, (part, name) in enumerate((("keys", "keys K (Eq 12)"), ("values", "values V"))):
+            ax = axes[2 * col + k]
+            D = data[mu][part]
+            im = ax.imshow(D, cmap="Greys", vmin=0, vmax=2)
+            ax.set_title(f"global factor μ = {mu}\n|change| of {name}", fontsize=9)
+            ax.set_xlabel("input unit" if k == 0 else "output unit")
+            ax.set_yticks(range(D.shape[0]))
+            if k == 0:
+                ax.set_ylabel("slot")
+    fig.subplots_adjust(wspace=0.3, left=0.05, right=0.88, top=0.8, bottom=0.2)
+    fig.colorbar(im, cax=fig.add_axes([0.9, 0.25, 0.012, 0.5]), label="|change|")
+    return fig
+
+
+def draw_grid_state(data: dict):
+    """One Vector-HaSH state (:func:`kvlib.scaffold.grid_state`): its grid code, one active cell
+    per module, and the hippocampal key it drives."""
+    n = len(data["modules"])
+    fig, axes = plt.subplots(1, n + 1, figsize=(11, 2.5), gridspec_kw={"width_ratios": [1] * n + [3.2]})
+    for ax, lam, block, phase in zip(axes, data["periods"], data["modules"], data["phases"]):
+        ax.imshow(block, cmap="Purples", vmin=0, vmax=1)
+        ax.set_title(f"module λ = {lam}\nphase {tuple(phase)}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    h = data["hidden"]
+    axes[n].bar(range(len(h)), h, width=1.0, color=STYLE["vector-hash"][0])
+    axes[n].set_xlabel("hippocampal cell")
+    axes[n].set_ylabel("rate")
+    axes[n].set_title(f"its hippocampal key: {int((h > 0).sum())} of {data['n_h']} cells active", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def draw_astrocytes(data: dict):
+    """The neuron-astrocyte circuit against softmax attention (left: every output coordinate;
+    right: relative error against the number of processes, with the 1/√m rate)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ref, out, m = data["softmax"], data["circuit"], data["m"]
+    axes[0].plot(ref.flatten(), out.flatten(), ".", color="tab:green", alpha=0.6)
+    lim = float(ref.abs().max()) * 1.1
+    axes[0].plot([-lim, lim], [-lim, lim], "k:", lw=1)
+    axes[0].set_xlabel("softmax attention output")
+    axes[0].set_ylabel(f"neuron-astrocyte output (m = {m})")
+    axes[0].set_title(f"Close to softmax attention ({m} processes)", fontsize=10)
+    c = data["curve"]
+    axes[1].loglog(c["n_features"], c["to_softmax"], "o-", color="tab:green", lw=2,
+                   label="vs softmax attention (relative error)")
+    rate = [c["to_softmax"][0] * (c["n_features"][0] / f) ** 0.5 for f in c["n_features"]]
+    axes[1].loglog(c["n_features"], rate, "k:", lw=1, label=r"$\propto 1/\sqrt{m}$")
+    axes[1].set_xlabel("astrocyte processes (= random features) m")
+    axes[1].set_ylabel("relative error")
+    axes[1].set_title("Softmax is the many-process limit", fontsize=10)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- registered figures
+@register("slot-write", CHAPTER, "one three-factor write with the global factor on and off (Eq 12)",
+          small={"dim": 6})
+def slot_write(device, progress: bool = True, n_slots: int = 6, dim: int = 12, n_filled: int = 4,
+               seed: int = 0):
+    from kvlib.plasticity import write_changes
+    data = write_changes(n_slots, dim, n_filled, seed=seed, device=device)
+    return draw_slot_write(data), data
+
+
 @register("kv-vs-hopfield", CHAPTER,
-          "accuracy vs stored items: three-factor slot memory vs Hopfield (Tyulmankov Fig 2b)")
+          "accuracy vs stored items: three-factor slot memory vs Hopfield (Tyulmankov Fig 2b)",
+          small={"N": 12, "max_items": 30, "repeats": 2})
 def kv_vs_hopfield(device, progress: bool = True, N: int = 40, max_items: int = 180,
                    repeats: int | str = "auto", n_slots: int | str = "N",
                    value_rule: str = "replace", hopfield_diagonal: bool = True):
     """Defaults: bio-kvm's reference networks (N hidden units, replaced values, Hopfield with its
     diagonal) on their item counts and repeats; ``n_slots``, ``value_rule``,
     ``hopfield_diagonal`` switch to the book's variants."""
-    from kvlib.plasticity import MODELS, _resolve_slots, fig2_curve
-    acc = {}
-    for m in progress_bar(MODELS, desc="models", enabled=progress):
-        lengths, curve = fig2_curve(m, N, max_items, repeats=repeats, n_slots=n_slots,
-                                    value_rule=value_rule, hopfield_diagonal=hopfield_diagonal,
-                                    device=device)
-        acc[m] = curve.tolist()
-    data = {"N": N, "n_slots": _resolve_slots(n_slots, N), "n_items": lengths, "accuracy": acc,
-            "setting": {"value_rule": value_rule, "hopfield_diagonal": hopfield_diagonal,
-                        "n_slots": n_slots, "repeats": repeats}}
-    return draw_kv_vs_hopfield(data), data
+    from kvlib.reproductions.ch4_substrates import BIO_KVM_FIG2B
+    from kvlib.slot_capacity import fig2b_curves
+    data = fig2b_curves(N, max_items, repeats, n_slots, value_rule, hopfield_diagonal, device, progress)
+    default = (N, max_items, n_slots, value_rule, hopfield_diagonal) == (40, 180, "N", "replace", True)
+    return draw_kv_vs_hopfield(data, reference=BIO_KVM_FIG2B if default else None), data
 
 
 @register("plasticity-capacity", CHAPTER,
-          "98 % capacity vs network size N, bio-kvm's search (Tyulmankov Fig 2c)")
+          "98 % capacity vs network size N, bio-kvm's search (Tyulmankov Fig 2c)",
+          small={"N": (8, 16), "runs": 3})
 def plasticity_capacity(device, progress: bool = True, N: Sequence[int] = (20, 40, 80, 160),
                         runs: int = 50, n_slots: int | str = "N", value_rule: str = "replace",
                         hopfield_diagonal: bool = True):
     """``runs`` searches per point (bio-kvm: 50), each on fresh random items."""
-    from kvlib.plasticity import MODELS, capacity_runs
-    seeds = list(range(runs))
-    per_run = {m: [capacity_runs(m, n, seeds, n_slots=n_slots, value_rule=value_rule,
-                                 hopfield_diagonal=hopfield_diagonal, device=device) for n in N]
-               for m in progress_bar(MODELS, desc="models", enabled=progress)}
-    data = {"N": list(N), "n_runs": runs, "threshold": 0.98,
-            "capacity": {m: [sum(r) / len(r) for r in v] for m, v in per_run.items()},
-            "runs": per_run,
-            "setting": {"value_rule": value_rule, "hopfield_diagonal": hopfield_diagonal,
-                        "n_slots": n_slots}}
-    return draw_plasticity_capacity(data), data
+    from kvlib.reproductions.ch4_substrates import BIO_KVM_FIG2C
+    from kvlib.slot_capacity import capacity_vs_size
+    data = capacity_vs_size(tuple(N), seeds=range(runs), n_slots=n_slots, value_rule=value_rule,
+                            hopfield_diagonal=hopfield_diagonal, device=device, progress=progress)
+    default = (n_slots, value_rule, hopfield_diagonal) == ("N", "replace", True)
+    return draw_plasticity_capacity(data, reference=BIO_KVM_FIG2C if default else None), data
 
 
-@register("scaffold-states", CHAPTER, "fixed-point scaffold states vs hidden cells (Vector-HaSH, MESH)")
+@register("vector-hash-state", CHAPTER, "one Vector-HaSH grid state and the hippocampal key it drives",
+          small={"n_hippocampal": 50})
+def vector_hash_state(device, progress: bool = True, position: Sequence[int] = (7, 11),
+                      n_hippocampal: int = 400, seed: int = 0):
+    from kvlib.scaffold import grid_state
+    data = grid_state(tuple(position), n_hippocampal, seed=seed, device=device)
+    return draw_grid_state(data), data
+
+
+@register("scaffold-states", CHAPTER, "fixed-point scaffold states vs hidden cells (Vector-HaSH, MESH)",
+          small={"n_hippocampal": (25, 50), "seeds": (0,)})
 def scaffold_states(device, progress: bool = True,
                     n_hippocampal: Sequence[int] = (25, 50, 75, 100, 150, 200, 250, 300, 350, 400),
                     seeds: Sequence[int] = (0, 1, 2)):
-    from kvlib.scaffold import stable_state_sweep
-    data = stable_state_sweep(tuple(n_hippocampal), seeds=seeds, device=device, progress=progress)
+    from kvlib.scaffold_capacity import stable_state_sweep
+    data = stable_state_sweep(tuple(n_hippocampal), seeds=tuple(seeds), device=device, progress=progress)
     return draw_scaffold_states(data), data
 
 
 @register("mesh-capacity", CHAPTER, "MESH's feature error and MI vs stored patterns, N_s = 400 and 816 "
-          "(vs its committed results)")
+          "(vs its committed results)",
+          small={"n_patterns": (100, 300), "n_sensory": (400,), "n_runs": 1, "noisy_flip": 0.0})
 def mesh_capacity(device, progress: bool = True,
                   n_patterns: Sequence[int] = (50, 100, 200, 250, 300, 325, 350, 400, 450, 500, 600, 700,
                                                816),
@@ -294,35 +373,52 @@ def mesh_capacity(device, progress: bool = True,
     """MESH's own setting (18 choose 3, N_H = 300), clean cues as in its committed curves;
     ``noisy_flip`` adds a run with that fraction of cue bits flipped at N_s = 816 (``"noisy"``)."""
     from kvlib.reproductions.ch4_substrates import MESH_COMMITTED
-    from kvlib.scaffold import mesh_capacity as run
+    from kvlib.scaffold_capacity import mesh_capacity as run
     data = run(tuple(n_patterns), tuple(n_sensory), n_runs=n_runs, device=device, progress=progress)
     if noisy_flip:
         data["noisy"] = run(tuple(n_patterns), (816,), n_runs=n_runs, cue_flip=noisy_flip, device=device)
     return draw_mesh_capacity(data, MESH_COMMITTED), data
 
 
-#: The chapter's setting of the capacity sweep: MESH (its paper), Vector-HaSH in the configuration
-#: of its own comparison with the baselines (periods 2, 3, 5; 275 cells; 900 features), Hopfield
-#: networks of MESH's size N = 708.
-SWEEP_SETTING = dict(n_hippocampal=275, n_sensory=900, periods=(2, 3, 5), n_hopfield=708, n_test=64)
-
-
 @register("scaffold-capacity", CHAPTER, "Box 1's test: recall vs stored patterns from 5 %-corrupted cues "
-          "(MESH, Vector-HaSH, Hopfield baselines), clean cues dashed")
+          "(MESH, Vector-HaSH, Hopfield baselines), clean cues dashed",
+          small={"n_patterns": (25, 50)})
 def scaffold_capacity(device, progress: bool = True,
                       n_patterns: Sequence[int] = (25, 50, 100, 150, 200, 300, 400, 500, 600, 700, 816),
                       cue_flip: float = 0.05, seed: int = 0):
-    from kvlib.scaffold import SWEEP_MODELS, capacity_sweep
+    """The chapter's setting (:data:`kvlib.scaffold_capacity.SWEEP_SETTING`); the clean-cue run
+    (dashed) for the scaffolds and the pseudoinverse network."""
+    from kvlib.scaffold_capacity import SWEEP_MODELS, SWEEP_SETTING, capacity_sweep
     data = capacity_sweep(tuple(n_patterns), models=SWEEP_MODELS, cue_flip=cue_flip, seed=seed,
                           device=device, progress=progress, **SWEEP_SETTING)
-    data["clean"] = capacity_sweep(tuple(n_patterns), models=SWEEP_MODELS, cue_flip=0.0, seed=seed,
-                                   device=device, **SWEEP_SETTING)
+    data["clean"] = capacity_sweep(tuple(n_patterns), models=("mesh", "vector-hash", "pinv-hopfield"),
+                                   cue_flip=0.0, seed=seed, device=device, **SWEEP_SETTING)
     return draw_scaffold_capacity(data, data["clean"]), data
 
 
+@register("scaffold-load", CHAPTER, "one load of Box 1's test: which bits of a recalled pattern come back, "
+          "per model (the chapter's slider)", small={"n_patterns": (25, 100), "P": 25})
+def scaffold_load(device, progress: bool = True,
+                  n_patterns: Sequence[int] = (25, 50, 100, 150, 200, 300, 400, 500, 600, 700, 816),
+                  P: int = 300, cue_flip: float = 0.05, seed: int = 0):
+    from kvlib.scaffold_capacity import SWEEP_MODELS, SWEEP_SETTING, capacity_sweep
+    data = capacity_sweep(tuple(n_patterns), models=SWEEP_MODELS, cue_flip=cue_flip, seed=seed,
+                          keep_examples=576, device=device, progress=progress, **SWEEP_SETTING)
+    return draw_scaffold_load(data, P), data
+
+
 @register("tem-memory", CHAPTER, "TEM's memory step: prediction on revisits and zero-shot returns vs "
-          "node and edge agents")
-def tem_memory(device, progress: bool = True, n_steps: int = 400, n_envs: int = 8, seed: int = 0):
-    from kvlib.substrates import tem_experiment
+          "node and edge agents", small={"n_steps": 60, "n_envs": 2})
+def tem_memory(device, progress: bool = True, n_steps: int = 400, n_envs: int = 6, seed: int = 0):
+    from kvlib.tem import tem_experiment
     data = tem_experiment(n_steps=n_steps, n_envs=n_envs, seed=seed, device=device)
     return draw_tem(data), data
+
+
+@register("astrocyte-attention", CHAPTER, "neuron-astrocyte circuit vs softmax attention, and its error vs "
+          "the number of processes", small={"m": 64, "n_features": (16, 64)})
+def astrocyte_attention(device, progress: bool = True, m: int = 1024,
+                        n_features: Sequence[int] = (16, 64, 256, 1024, 4096), seed: int = 0):
+    from kvlib.astrocytes import astrocyte_comparison
+    data = astrocyte_comparison(m, tuple(n_features), seed=seed, device=device)
+    return draw_astrocytes(data), data

@@ -1,16 +1,17 @@
 """Chapter 4 rows of the Reproductions page (see :mod:`kvlib.reproductions.registry`)."""
 
 
-# --- MESH, Vector-HaSH, TEM (helper E2) ---
+# --- MESH, Vector-HaSH, TEM ---
 # Source values are the results committed in FieteLab/MESH (pickles read with Python; figures
 # read off where the pickle is not in the stored copy of the repository), the outputs saved in
 # FieteLab/VectorHaSH's Fig 3 notebook (read off its figures), and TEM's analysis code
 # (jbakermans/torch_tem, analyse.py) for what zero-shot inference means.
-from kvlib.reproductions.registry import approx as _approx  # noqa: E402
-from kvlib.reproductions.registry import at_least as _at_least  # noqa: E402
-from kvlib.reproductions.registry import at_most as _at_most  # noqa: E402
-from kvlib.reproductions.registry import experiment as _experiment  # noqa: E402
-from kvlib.reproductions.registry import row as _row  # noqa: E402
+from kvlib.reproductions.registry import approx as _approx
+from kvlib.reproductions.registry import at_least as _at_least
+from kvlib.reproductions.registry import at_most as _at_most
+from kvlib.reproductions.registry import equals as _equals
+from kvlib.reproductions.registry import experiment as _experiment
+from kvlib.reproductions.registry import row as _row
 
 MESH_REPO = "https://github.com/FieteLab/MESH/blob/master"
 VH_REPO = "https://github.com/FieteLab/VectorHaSH/blob/main"
@@ -67,21 +68,22 @@ def _mesh_committed(device) -> dict:
     import torch
 
     from kvlib import scaffold as sf
+    from kvlib import scaffold_capacity as sc
     out = {}
-    clean = sf.mesh_capacity(n_patterns=(350, 400, 500, 600, 700, 816), n_sensory=(400, 816),
+    clean = sc.mesh_capacity(n_patterns=(350, 400, 500, 600, 700, 816), n_sensory=(400, 816),
                              n_runs=1, device=device)
     for ns in ("400", "816"):
         rows = zip(clean["n_patterns"], clean["feature_error"][ns], clean["mutual_information"][ns])
         for P, fe, mi in rows:
             out[f"fe_{ns}_{P}"], out[f"mi_{ns}_{P}"] = fe, mi
-    noisy = sf.mesh_capacity(n_patterns=(340, 350, 360, 530, 550, 570), n_sensory=(816,),
+    noisy = sc.mesh_capacity(n_patterns=(340, 350, 360, 530, 550, 570), n_sensory=(816,),
                              n_runs=2, cue_flip=0.05, device=device)
     Ps = noisy["n_patterns"]
     # MESH reports the index (from 0) of the last load meeting the threshold: one less than the load
     out["cap_feature_noisy"] = _crossing(Ps, noisy["feature_error"]["816"]) - 1
     out["cap_label_noisy"] = _crossing(Ps, noisy["label_error"]["816"]) - 1
     for n_h in MESH_SCAFFOLD_ERROR:
-        errs = [sf.scaffold_cleanup_error(
+        errs = [sc.scaffold_cleanup_error(
                     sf.mesh(n_h, generator=torch.Generator().manual_seed(s), device=device),
                     generator=torch.Generator().manual_seed(100 + s)) for s in range(3)]
         out[f"scaffold_{n_h}"] = sum(errs) / len(errs)
@@ -90,14 +92,14 @@ def _mesh_committed(device) -> dict:
 
 @_experiment("mesh-baselines")
 def _mesh_baselines(device) -> dict:
-    from kvlib import scaffold as sf
+    from kvlib import scaffold_capacity as sc
     out = {}
     runs = (("hopfield", "hebbian", 0.0, (60, 150, 300, 815)),
             ("pinv-hopfield-noisy", "pinv", 0.05, (300, 400, 500)),
             ("pinv-hopfield-clean", "pinv", 0.0, (700, 708)),
             ("bounded-hopfield", "bounded", 0.0, (40, 60, 200, 815)))
     for name, rule, flip, Ps in runs:
-        res = sf.hopfield_curve(Ps, N=708, rule=rule, cue_flip=flip, n_test=150, seed=1, device=device)
+        res = sc.hopfield_curve(Ps, N=708, rule=rule, cue_flip=flip, n_test=150, seed=1, device=device)
         for P, mi in zip(res["n_patterns"], res["mutual_information"]):
             out[f"{name}_{P}"] = mi
     return out
@@ -105,19 +107,11 @@ def _mesh_baselines(device) -> dict:
 
 @_experiment("vh-fig3")
 def _vh_fig3(device) -> dict:
-    import torch
-
-    from kvlib import scaffold as sf
-    g = torch.Generator().manual_seed(0)
-    sc = sf.vector_hash(400, generator=g, device=device)
+    from kvlib import scaffold_capacity as sc
     Ps = sorted(VH_COMMITTED["mutual_information"])[:-1]      # up to 1001 patterns (cost)
-    S = sf._pm1((Ps[-1], 3600), g).to(device)
-    gram = sf._f64(S @ S.T)
-    out = {}
-    for P in Ps:
-        mem = sf.ScaffoldMemory(sc).store(S[:P], gram=gram[:P, :P])
-        out[f"mi_{P}"] = sf.mutual_information(float(sf.feature_error(mem.recall(S[:P]), S[:P]).mean()))
-    basin = sf.basin_curve(600, flips=tuple(VH_COMMITTED["basin_600"]), n_draws=1, device=device)
+    curve = sc.vector_hash_curve(Ps, n_hippocampal=400, seed=0, device=device)
+    out = {f"mi_{P}": mi for P, mi in zip(curve["n_patterns"], curve["mutual_information"])}
+    basin = sc.basin_curve(600, flips=tuple(VH_COMMITTED["basin_600"]), n_draws=1, device=device)
     for f, p in zip(basin["flip"], basin["p_correct"]):
         out[f"basin_{f}"] = p
     return out
@@ -125,13 +119,13 @@ def _vh_fig3(device) -> dict:
 
 @_experiment("tem-memory")
 def _tem_memory(device) -> dict:
-    from kvlib import substrates as sb
-    res = sb.tem_experiment(n_steps=300, n_envs=4, device=device)
+    from kvlib import tem
+    res = tem.tem_experiment(n_steps=300, n_envs=4, device=device)
     return {f"{k}_{a}": res[k][a] for k in ("zero_shot_total", "revisit_total")
             for a in ("tem", "node", "edge")}
 
 
-_SW = "kvlib.scaffold.mesh_capacity(n_sensory=(400, 816))"
+_SW = "kvlib.scaffold_capacity.mesh_capacity(n_sensory=(400, 816))"
 for ns, values in (("400", MESH_COMMITTED["400"]["mutual_information"]),
                    ("816", MESH_COMMITTED["816"]["mutual_information"])):
     where = _MESH_400 if ns == "400" else _MESH_816_MI
@@ -166,7 +160,7 @@ for key, field, label, tol in (("feature", "cap_feature_noisy", "features", 10.0
          source_value=f"{v} (at N_H = 300, read from the figure's data)", expect=_approx(v, tol),
          experiment="mesh-committed", field=field,
          note="Interpolated crossing of the 1 % level between loads 20 apart; 2 scaffolds here, 20 there.",
-         switch="kvlib.scaffold.mesh_capacity(n_sensory=(816,), cue_flip=0.05)")
+         switch="kvlib.scaffold_capacity.mesh_capacity(n_sensory=(816,), cue_flip=0.05)")
 for n_h, v in MESH_SCAFFOLD_ERROR.items():
     _row(key=f"mesh-scaffold-{n_h}", chapter=4,
          quantity=f"MESH scaffold: error left after clean-up of 20 %-flipped hidden states, N_H = {n_h}",
@@ -175,7 +169,7 @@ for n_h, v in MESH_SCAFFOLD_ERROR.items():
          expect=_at_most(0.003) if n_h == 400 else _approx(v, 0.02 if n_h == 200 else 0.006),
          experiment="mesh-committed", field=f"scaffold_{n_h}",
          note="All 816 states stored; relative error as capacity_gcpc scores it; 3 scaffolds here, 20 there.",
-         switch=f"kvlib.scaffold.scaffold_cleanup_error(kvlib.scaffold.mesh({n_h}))")
+         switch=f"kvlib.scaffold_capacity.scaffold_cleanup_error(kvlib.scaffold.mesh({n_h}))")
 _BL = {"hopfield": ("standard Hopfield, clean cues", "continuum_results/std_hopfield/"
                     "stdhopfield__mutualinfo_N=708_noise=0.0_iter=100.pkl", "hebbian", 0.0),
        "pinv-hopfield-noisy": ("pseudoinverse Hopfield, 5 % cue flips", "continuum_results/pinv_hopfield/"
@@ -203,7 +197,7 @@ for name, values in MESH_BASELINES.items():
              note=("Near the cliff a single run varies by ±0.1; 150 tested patterns here, all there."
                    if 0.3 < v < 0.9 else
                    "MI of the mean overlap after ≤ 100 synchronous steps; 150 tested patterns."),
-             switch=f'kvlib.scaffold.hopfield_curve(..., N=708, rule="{rule}", cue_flip={flip})')
+             switch=f'kvlib.scaffold_capacity.hopfield_curve(..., N=708, rule="{rule}", cue_flip={flip})')
 _VH_NB = "Full_model_testing_Fig_3.ipynb"
 for P, v in VH_COMMITTED["mutual_information"].items():
     if P > 1001:
@@ -214,7 +208,7 @@ for P, v in VH_COMMITTED["mutual_information"].items():
          source_value=f"{v} (read off the saved figure)",
          expect=_at_least(0.99) if v >= 0.99 else _approx(v, 0.02), experiment="vh-fig3", field=f"mi_{P}",
          note="One scaffold, both here and there; the digitised value is good to about ±0.005.",
-         switch="kvlib.scaffold.ScaffoldMemory(kvlib.scaffold.vector_hash(400))")
+         switch="kvlib.scaffold_capacity.vector_hash_curve(n_hippocampal=400)")
 for f, v in VH_COMMITTED["basin_600"].items():
     _row(key=f"vh-basin-{int(100 * f)}", chapter=4,
          quantity=f"Vector-HaSH: recall unchanged by {int(100 * f)} % cue flips, 600 patterns",
@@ -223,7 +217,7 @@ for f, v in VH_COMMITTED["basin_600"].items():
          expect=_approx(v, 0.06 if f < 0.25 else 0.1), experiment="vh-fig3", field=f"basin_{f}",
          note="Fraction of patterns whose noisy-cue recall equals the clean-cue recall; one scaffold, "
               "one noise draw of 600 cues here, 100 there.",
-         switch="kvlib.scaffold.basin_curve(600)")
+         switch="kvlib.scaffold_capacity.basin_curve(600)")
 _row(key="tem-zero-shot", chapter=4,
      quantity="TEM's memory step: zero-shot inference (returns by an untaken edge)",
      source="Whittington et al. 2020; analysis as in torch_tem",
@@ -232,17 +226,14 @@ _row(key="tem-zero-shot", chapter=4,
      expect=_at_least(0.8), experiment="tem-memory", field="zero_shot_total_tem", setting="the book's",
      note="Hand-coded grid-like g on a 6 × 6 torus (TEM learns g); TEM's Hebbian rule, attractor and "
           "parameters; the edge agent is at chance on these steps by definition.",
-     switch="kvlib.substrates.tem_experiment()")
+     switch="kvlib.tem.tem_experiment()")
 
 
-# --- Tyulmankov et al. 2021 (helper E1) ---
+# --- Tyulmankov et al. 2021 ---
 # Source values: what gyyang/bio-kvm's own code computes at its reference setting, run as
 # published (configs.get_config('ref_seq' | 'ref_rand' | 'hopfield', stim_dim=N, hidden_size=N);
 # plot_all_figs_helper._get_acc_vs_seqlen with repeat='auto' for Fig 2b, get_capacity(thres=0.98,
 # repeat=1) repeated 50 times for Fig 2c). The paper shows these numbers only as plots.
-from kvlib.reproductions.registry import approx as _approx_e1, equals as _equals_e1  # noqa: E402
-from kvlib.reproductions.registry import experiment as _experiment_e1, row as _row_e1  # noqa: E402
-
 TYULMANKOV = "Tyulmankov, Fang, Vadaparty & Yang 2021 (bio-kvm code, run as published)"
 _BIOKVM = "https://github.com/gyyang/bio-kvm"
 _FIG2_NB = f"{_BIOKVM}/blob/main/notebooks/plot_all_figs.ipynb"
@@ -272,10 +263,10 @@ _FIG2B_TOL = {"sequential": 0.01, "random": 0.03, "hopfield": 0.02}
 _FIG2C_TOL = {"sequential": 2.0, "random": 2.5, "hopfield": 1.0}
 
 
-@_experiment_e1("tyulmankov-fig2b")
+@_experiment("tyulmankov-fig2b")
 def _tyulmankov_fig2b(device) -> dict:
     """Fig 2b at N = 40, bio-kvm's protocol (their item counts and repeats), and the variants."""
-    from kvlib.plasticity import MODELS, fig2_curve
+    from kvlib.slot_capacity import MODELS, fig2_curve
     out = {}
     for m in MODELS:
         lengths, acc = fig2_curve(m, 40, device=device)
@@ -289,10 +280,10 @@ def _tyulmankov_fig2b(device) -> dict:
     return out
 
 
-@_experiment_e1("tyulmankov-fig2c")
+@_experiment("tyulmankov-fig2c")
 def _tyulmankov_fig2c(device) -> dict:
     """Fig 2c: 50 runs of bio-kvm's capacity search per point, and the d/2-slot variant."""
-    from kvlib.plasticity import capacity_runs
+    from kvlib.slot_capacity import capacity_runs
     out = {}
     for m, N in _FIG2C_ROWS:
         runs = capacity_runs(m, N, seeds=range(50), device=device)
@@ -303,55 +294,55 @@ def _tyulmankov_fig2c(device) -> dict:
 
 
 for _m, _T in _FIG2B_ROWS:
-    _row_e1(key=f"tyulmankov-fig2b-{_m}-{_T}", chapter=4,
+    _row(key=f"tyulmankov-fig2b-{_m}-{_T}", chapter=4,
         quantity=f"Fig 2b (N = 40): {_m} network, accuracy after {_T} items",
         source=TYULMANKOV, where="Fig 2b, plot_all_figs.ipynb", url=_FIG2_NB,
         source_value=f"{BIO_KVM_FIG2B[_m][_T]:.3f}",
-        expect=_approx_e1(BIO_KVM_FIG2B[_m][_T], _FIG2B_TOL[_m]), experiment="tyulmankov-fig2b",
+        expect=_approx(BIO_KVM_FIG2B[_m][_T], _FIG2B_TOL[_m]), experiment="tyulmankov-fig2b",
         field=f"{_m}_{_T}",
         note="Same task and networks; the book reads every T off one stream per repeat.",
-        switch="plasticity.fig2_curve(model, 40)")
+        switch="kvlib.slot_capacity.fig2_curve(model, 40)")
 
-_row_e1(key="tyulmankov-fig2b-hopfield-ahead", chapter=4,
+_row(key="tyulmankov-fig2b-hopfield-ahead", chapter=4,
     quantity="Fig 2b (N = 40): Hopfield network ahead of the sequential slot memory at 179 items",
     source=TYULMANKOV, where="Fig 2b, plot_all_figs.ipynb", url=_FIG2_NB,
     source_value=f"True ({BIO_KVM_FIG2B['hopfield'][179]:.3f} vs {BIO_KVM_FIG2B['sequential'][179]:.3f})",
-    expect=_equals_e1(True), experiment="tyulmankov-fig2b", field="hopfield_ahead_at_179",
+    expect=_equals(True), experiment="tyulmankov-fig2b", field="hopfield_ahead_at_179",
     note="Its self-connections keep the cue's known bits.", switch="hopfield_diagonal=True")
 
-_row_e1(key="tyulmankov-fig2b-hopfield-zero-diagonal", chapter=4,
+_row(key="tyulmankov-fig2b-hopfield-zero-diagonal", chapter=4,
     quantity="Fig 2b (N = 40): Hopfield accuracy at 179 items, self-connections removed",
     source=TYULMANKOV, where="Fig 2b, models/hopfield.py", url=f"{_BIOKVM}/blob/main/models/hopfield.py",
     source_value=f"{BIO_KVM_FIG2B['hopfield'][179]:.3f} (with its diagonal)",
-    expect=_approx_e1(BIO_KVM_FIG2B["hopfield"][179], _FIG2B_TOL["hopfield"]),
+    expect=_approx(BIO_KVM_FIG2B["hopfield"][179], _FIG2B_TOL["hopfield"]),
     experiment="tyulmankov-fig2b", field="hopfield0_179", setting="the book's variant",
     note="The textbook network (W_ii = 0) falls below the slot memory; bio-kvm keeps W_ii = P.",
     switch="hopfield_diagonal=True")
 
-_row_e1(key="tyulmankov-fig2b-random-eq13", chapter=4,
+_row(key="tyulmankov-fig2b-random-eq13", chapter=4,
     quantity="Fig 2b (N = 40): random local factor, accuracy after 62 items, value rule of Eq 13",
     source=TYULMANKOV, where="Fig 2b, models/plasticnet.py (decay='active')",
     url=f"{_BIOKVM}/blob/main/models/plasticnet.py",
     source_value=f"{BIO_KVM_FIG2B['random'][62]:.3f} (values replaced)",
-    expect=_approx_e1(BIO_KVM_FIG2B["random"][62], _FIG2B_TOL["random"]),
+    expect=_approx(BIO_KVM_FIG2B["random"][62], _FIG2B_TOL["random"]),
     experiment="tyulmankov-fig2b", field="random13_62", setting="the review's Eq 13",
     note="Eq 13 keeps 1 − α of an old value when an item lands in several slots.",
     switch='value_rule="replace"')
 
 for _m, _N in _FIG2C_ROWS:
-    _row_e1(key=f"tyulmankov-fig2c-{_m}-{_N}", chapter=4,
+    _row(key=f"tyulmankov-fig2c-{_m}-{_N}", chapter=4,
         quantity=f"Fig 2c: {_m} network, 98 % capacity at N = {_N} (mean of 50 searches)",
         source=TYULMANKOV, where="Fig 2c, plot_all_figs.ipynb (get_capacity)", url=_FIG2_NB,
         source_value=f"{BIO_KVM_FIG2C[_m][_N]:g}",
-        expect=_approx_e1(BIO_KVM_FIG2C[_m][_N], _FIG2C_TOL[_m]), experiment="tyulmankov-fig2c",
+        expect=_approx(BIO_KVM_FIG2C[_m][_N], _FIG2C_TOL[_m]), experiment="tyulmankov-fig2c",
         field=f"{_m}_{_N}", note="Same noisy search, one fresh sequence per test, 50 runs.",
-        switch="plasticity.capacity_runs(model, N, seeds=range(50))")
+        switch="kvlib.slot_capacity.capacity_runs(model, N, seeds=range(50))")
 
-_row_e1(key="tyulmankov-fig2c-sequential-half", chapter=4,
+_row(key="tyulmankov-fig2c-sequential-half", chapter=4,
     quantity="Fig 2c: sequential slot memory, 98 % capacity at N = 40 with N/2 slots",
     source=TYULMANKOV, where="Fig 2c, plot_all_figs.ipynb (get_capacity)", url=_FIG2_NB,
     source_value=f"{BIO_KVM_FIG2C['sequential'][40]:g} (N slots)",
-    expect=_approx_e1(BIO_KVM_FIG2C["sequential"][40], _FIG2C_TOL["sequential"]),
+    expect=_approx(BIO_KVM_FIG2C["sequential"][40], _FIG2C_TOL["sequential"]),
     experiment="tyulmankov-fig2c", field="sequential_half_40", setting="the book's variant",
     note="Half the slots (as many synapses as a Hopfield network) hold half the items.",
     switch='n_slots="N"')

@@ -1,20 +1,19 @@
-"""Tests for kvlib.substrates: TEM's memory step as torch_tem writes it, and the neuron-astrocyte
-network (Chapter 4 §4.3, §4.4)."""
+"""Tests for kvlib.tem: TEM's memory step as torch_tem writes it (its Hebbian rule, attractor,
+conjunctive code and parameters), the path-integrating structural code, and TEM's zero-shot test
+against the node and edge agents (Chapter 4 §4.3)."""
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 
 from conftest import tol
-from kvlib import substrates as sb
+from kvlib import tem
 
 
 # --------------------------------------------------------------------------- TEM's memory
 def test_path_integration_lands_on_the_code_of_the_end_position():
-    tor = sb.Torus(6)
-    acts, pos = sb.random_walk(300, 20, start=(5, -3), generator=torch.Generator().manual_seed(0))
+    tor = tem.Torus(6)
+    acts, pos = tem.random_walk(300, 20, start=(5, -3), generator=torch.Generator().manual_seed(0))
     g = tor.code(pos[:, 0])
     for t in range(300):
         g = tor.step(g, acts[:, t])
@@ -27,7 +26,7 @@ def test_path_integration_lands_on_the_code_of_the_end_position():
 
 
 def test_structural_code_is_plane_waves_on_the_torus():
-    tor = sb.Torus(6, amplitude=1.0)
+    tor = tem.Torus(6, amplitude=1.0)
     assert tor.n_g == 35                                       # 36 − 1 Fourier modes of a 6 × 6 torus
     G = tor.codebook.double()
     C = G.T @ G
@@ -36,13 +35,13 @@ def test_structural_code_is_plane_waves_on_the_torus():
 
 
 def test_tem_parameters_are_torch_tem_defaults():
-    mem = sb.TEMMemory(4, 3)
+    mem = tem.TEMMemory(4, 3)
     assert (mem.lam, mem.eta, mem.kappa, mem.n_iter) == (0.9999, 0.5, 0.8, 5)   # parameters.py
 
 
 def test_hebbian_update_is_tems_rule():
     g = torch.Generator().manual_seed(0)
-    mem = sb.TEMMemory(4, 3, batch=2)
+    mem = tem.TEMMemory(4, 3, batch=2)
     mem.M = torch.rand(2, 12, 12, generator=g) * 2 - 1
     M0 = mem.M.clone()
     p, p_hat = torch.rand(2, 12, generator=g), torch.rand(2, 12, generator=g)
@@ -54,7 +53,7 @@ def test_hebbian_update_is_tems_rule():
 
 def test_attractor_is_tems_iteration():
     g = torch.Generator().manual_seed(1)
-    mem = sb.TEMMemory(4, 3, batch=2)
+    mem = tem.TEMMemory(4, 3, batch=2)
     mem.M = (torch.rand(2, 12, 12, generator=g) * 2 - 1) * 0.3
     h0 = torch.randn(2, 12, generator=g)
     f = lambda x: torch.nn.functional.leaky_relu(torch.clamp(x, -1, 1))
@@ -65,23 +64,23 @@ def test_attractor_is_tems_iteration():
 
 
 def test_conjunction_query_and_read_out():
-    mem = sb.TEMMemory(3, 4)
+    mem = tem.TEMMemory(3, 4)
     g = torch.tensor([[0.1, -0.2, 0.3]])
     x = torch.tensor([[0.0, 0.6, 0.8, 0.0]])
     p = mem.conjunction(g, x)
-    assert torch.allclose(p, sb.TEMMemory.f_p(torch.outer(g[0], x[0]).reshape(1, -1)))   # g-major flatten
+    assert torch.allclose(p, tem.TEMMemory.f_p(torch.outer(g[0], x[0]).reshape(1, -1)))   # g-major flatten
     assert torch.equal(mem.query(g), g.repeat_interleave(4, dim=1))                      # g ⊗ 1
     assert torch.allclose(mem.read_x(torch.outer(g[0], x[0]).reshape(1, -1)), g.sum() * x)
-    codes = sb.two_hot_codes(45, 10)
+    codes = tem.two_hot_codes(45, 10)
     assert codes.shape == (45, 10) and torch.unique(codes, dim=0).shape[0] == 45
-    xp = sb.TEMMemory.prepare_x(codes)
+    xp = tem.TEMMemory.prepare_x(codes)
     assert torch.allclose(xp.norm(dim=1), torch.ones(45)) and bool((xp >= 0).all())
 
 
 def test_one_memory_is_retrieved_from_its_place_alone():
-    tor = sb.Torus(6)
-    mem = sb.TEMMemory(tor.n_g, 10)
-    x = sb.TEMMemory.prepare_x(sb.two_hot_codes(45, 10))
+    tor = tem.Torus(6)
+    mem = tem.TEMMemory(tor.n_g, 10)
+    x = tem.TEMMemory.prepare_x(tem.two_hot_codes(45, 10))
     g = tor.code(torch.tensor([[2, 3]]))
     p_hat = mem.attractor(mem.query(g))
     mem.hebbian(mem.conjunction(g, x[[17]]), p_hat)
@@ -91,7 +90,7 @@ def test_one_memory_is_retrieved_from_its_place_alone():
 
 @pytest.fixture(scope="module")
 def tem_runs():
-    return [sb.tem_experiment(n_steps=300, n_envs=4, seed=s) for s in range(3)]
+    return [tem.tem_experiment(n_steps=300, n_envs=4, seed=s) for s in range(3)]
 
 
 def test_tem_memory_infers_returns_by_new_routes_like_a_node_agent(tem_runs):
@@ -106,74 +105,42 @@ def test_tem_memory_infers_returns_by_new_routes_like_a_node_agent(tem_runs):
 
 
 def test_tem_memory_fails_when_the_code_is_much_smaller_than_the_environment():
-    small = sb.tem_experiment(sb.Torus(6, max_frequency=1.0), n_steps=300, n_envs=4, seed=0)
-    full = sb.tem_experiment(sb.Torus(6), n_steps=300, n_envs=4, seed=0)
+    small = tem.tem_experiment(tem.Torus(6, max_frequency=1.0), n_steps=300, n_envs=4, seed=0)
+    full = tem.tem_experiment(tem.Torus(6), n_steps=300, n_envs=4, seed=0)
     assert small["revisit_total"]["tem"] < full["revisit_total"]["tem"] - 0.3
 
 
 def test_bad_torus_and_walk():
     with pytest.raises(ValueError, match="size"):
-        sb.Torus(1)
+        tem.Torus(1)
     with pytest.raises(ValueError, match="amplitude"):
-        sb.Torus(6, amplitude=0)
+        tem.Torus(6, amplitude=0)
     with pytest.raises(ValueError, match="max_frequency"):
-        sb.Torus(6, max_frequency=0.5)
+        tem.Torus(6, max_frequency=0.5)
     with pytest.raises(ValueError, match="n_steps"):
-        sb.random_walk(-1)
+        tem.random_walk(-1)
     with pytest.raises(ValueError, match="n_obs"):
-        sb.two_hot_codes(46, 10)
+        tem.two_hot_codes(46, 10)
     with pytest.raises(ValueError, match="kappa"):
-        sb.TEMMemory(3, 3, kappa=-1)
+        tem.TEMMemory(3, 3, kappa=-1)
+    with pytest.raises(ValueError, match="lam"):
+        tem.TEMMemory(3, 3, lam=1.5)
+    with pytest.raises(ValueError, match="device"):
+        tem.Torus(6, device="tpu")
+    with pytest.raises(ValueError, match="bins"):
+        tem.tem_experiment(n_steps=10, n_envs=1, bins=(0.5, 0.2))
+    tor = tem.Torus(4)
+    with pytest.raises(ValueError, match="actions"):
+        tor.step(tor.code(torch.tensor([[0, 0]])), torch.tensor([4]))
+    with pytest.raises(TypeError, match="xy"):
+        tor.code(torch.tensor([[0.5, 1.0]]))
+    mem = tem.TEMMemory(tor.n_g, 3)
+    with pytest.raises(ValueError, match="h"):
+        mem.attractor(torch.zeros(2, tor.n_g * 3))                   # one environment, two rows
 
 
-# --------------------------------------------------------------------------- astrocytes
-def _inputs(seed=0, T=20, B=6, d=5, m=64):
-    g = torch.Generator().manual_seed(seed)
-    K = torch.randn(T, d, generator=g, dtype=torch.float64) / math.sqrt(d)
-    V = torch.randn(T, 3, generator=g, dtype=torch.float64)
-    Q = torch.randn(B, d, generator=g, dtype=torch.float64) / math.sqrt(d)
-    return K, V, Q, sb.draw_features(d, m, g)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_neuron_astrocyte_network_equals_kernel_attention(seed):
-    K, V, Q, omega = _inputs(seed)
-    net = sb.NeuronAstrocyteNetwork(omega)
-    net.write(K, V)
-    out = net.read(Q)
-    assert torch.allclose(out["output"], sb.kernel_attention(Q, K, V, omega), atol=tol(torch.float64), rtol=0)
-    # the astrocyte's calcium is the summed key-query similarity Σ_t φ(q)·φ(k_t)
-    S = sb.positive_random_features(Q, omega) @ sb.positive_random_features(K, omega).T
-    assert torch.allclose(out["calcium"], S.sum(dim=1), atol=tol(torch.float64), rtol=1e-12)
-    # each process responds linearly to its hidden neuron's activity
-    assert torch.allclose(out["processes"], out["hidden"] * net.z, atol=0, rtol=0)
-
-
-def test_random_features_approach_softmax_attention():
-    res = sb.astrocyte_error_curve(n_features=(16, 256, 4096), seeds=(0, 1, 2))
-    assert max(res["to_kernel"]) < 1e-10
-    e = res["to_softmax"]
-    assert e[0] > e[1] > e[2] and e[2] < 0.1
-    assert e[0] / e[2] > 4                                        # ≈ √(4096/16) = 16 in expectation
-
-
-def test_positive_random_features_are_unbiased():
-    g = torch.Generator().manual_seed(0)
-    q = torch.randn(1, 4, generator=g, dtype=torch.float64) / 2
-    k = torch.randn(1, 4, generator=g, dtype=torch.float64) / 2
-    omega = sb.draw_features(4, 200_000, g)
-    est = float(sb.positive_random_features(q, omega) @ sb.positive_random_features(k, omega).T)
-    assert abs(est - math.exp(float(q @ k.T))) < 0.02
-
-
-def test_bad_astrocyte_inputs():
-    K, V, Q, omega = _inputs()
-    with pytest.raises(ValueError, match=r"x: expected shape \(B, 5\)"):
-        sb.positive_random_features(torch.ones(2, 4, dtype=torch.float64), omega)
-    net = sb.NeuronAstrocyteNetwork(omega)
-    with pytest.raises(ValueError, match="write memories first"):
-        net.read(Q)
-    with pytest.raises(ValueError, match="V: expected 20 rows"):
-        net.write(K, V[:3])
-    with pytest.raises(ValueError, match="m"):
-        sb.draw_features(5, 0)
+def test_steps_without_data_are_none_not_nan():
+    """Regression: an empty bin used to be NaN, which broke the figure's JSON."""
+    res = tem.tem_experiment(n_steps=5, n_envs=1, bins=(0.0, 0.5, 0.95, 1.0))
+    assert res["accuracy"]["tem"][-1] is None and res["n_zero_shot"][-1] == 0
+    assert all(v is None or 0.0 <= v <= 1.0 for v in res["accuracy"]["node"])

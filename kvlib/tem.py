@@ -1,36 +1,28 @@
-"""Key-value memory in neural tissue (§3 of the review): TEM's memory and an astrocyte sketch.
+"""TEM's memory step: a Hebbian attractor memory addressed by a path-integrated structural code.
 
-Explained in Chapter 4, §4.3 TEM and §4.4 astrocytes (``book/04_substrates.ipynb``).
+Explained in Chapter 4, §4.3 (``book/04_substrates.ipynb``).
 
-1. **TEM's memory step** (Whittington et al. 2020; the code followed is ``jbakermans/torch_tem``,
-   ``model.py``). A structural code ``g`` (medial entorhinal) is updated by the animal's own
-   actions; hippocampal cells are conjunctions ``p = f_p(flatten(g ⊗ x))`` of ``g`` with the
-   compressed sensory code ``x`` (TEM's ``inf_p``, ``g2g_``, ``x2x_``); an autoassociative
-   memory stores them with TEM's Hebbian rule ``M ← clip(λM + η(p + p̂)ᵀ(p − p̂), −1, 1)``, where
-   ``p̂`` is what the memory retrieves from ``g`` alone (``hebbian``); retrieval runs TEM's
-   attractor ``h ← f_p(κh + hM)`` from the query ``g ⊗ 1`` (``attractor``), with
-   ``f_p = leaky_relu(clip(·, −1, 1))``; the observation is read by summing ``p`` over the
-   structural cells (``f_x``'s ``W_tileᵀ``). Parameters as in TEM's ``parameters.py``:
-   λ = 0.9999, η = 0.5, κ = 0.8, 45 observations compressed to two-hot codes over 10 cells.
-   *The book's simplifications: ``g`` is hand-coded (grid modules on a torus, moved by one
-   permutation per action), not learned (TEM's training takes hours), and it is given by path
-   integration alone (TEM also infers it from memory); one frequency module, no temporal
-   filtering of ``x`` and a weight of 1 on it (TEM learns σ(w_p)), five attractor steps
-   without TEM's hierarchical early stopping; the observation is decoded as the nearest
-   two-hot code instead of TEM's learned decompression network.*
+Whittington et al. 2020 (the Tolman-Eichenbaum machine); the code followed is
+``jbakermans/torch_tem``, ``model.py``. A structural code ``g`` (medial entorhinal) is updated
+by the animal's own actions; hippocampal cells are conjunctions ``p = f_p(flatten(g ⊗ x))`` of
+``g`` with the compressed sensory code ``x`` (TEM's ``inf_p``, ``g2g_``, ``x2x_``); an
+autoassociative memory stores them with TEM's Hebbian rule
+``M ← clip(λM + η(p + p̂)ᵀ(p − p̂), −1, 1)``, where ``p̂`` is what the memory retrieves from
+``g`` alone (``hebbian``); retrieval runs TEM's attractor ``h ← f_p(κh + hM)`` from the query
+``g ⊗ 1`` (``attractor``), with ``f_p = leaky_relu(clip(·, −1, 1))``; the observation is read
+by summing ``p`` over the structural cells (``f_x``'s ``W_tileᵀ``). Parameters as in TEM's
+``parameters.py``: λ = 0.9999, η = 0.5, κ = 0.8, 45 observations compressed to two-hot codes
+over 10 cells.
 
-2. **Neuron-astrocyte attention** (after Kozachkov, Kastanenka & Krotov 2023). Hidden neurons
-   carry feature maps ``φ`` of keys and queries; Hebbian hidden→output synapses store
-   ``H = Σ φ(k_t)ᵀ v_t``. Each astrocyte process wraps the output synapses of one hidden
-   neuron, keeps a trace ``z_i = Σ_t φ(k_t)_i`` of that neuron's activity while memories are
-   written, and when a query arrives responds linearly to the neuron's activity,
-   ``a_i = z_i φ(q)_i``. Summed over processes this is the total key-query similarity
-   ``Σ_t φ(q)·φ(k_t)``, and the astrocyte scales every hidden→output synapse by its inverse.
-   The output is exactly attention with kernel ``φ(q)·φ(k)``; with positive random features
-   (Choromanski et al. 2021) that kernel approximates the softmax kernel ``exp(q·k)``.
-   *A simplified reading of the published model: one astrocyte, no dynamics.*
+*The book's simplifications: ``g`` is hand-coded (grid modules on a torus, moved by one
+permutation per action), not learned (TEM's training takes hours), and it is given by path
+integration alone (TEM also infers it from memory); one frequency module, no temporal
+filtering of ``x`` and a weight of 1 on it (TEM learns σ(w_p)), five attractor steps without
+TEM's hierarchical early stopping; the observation is decoded as the nearest two-hot code
+instead of TEM's learned decompression network.*
 
-Row vectors throughout; axis names: T steps, B environments (TEM's batch) or queries, m features.
+Row vectors throughout; axis names: T steps, B environments (TEM's batch), n_g structural cells,
+n_x sensory cells, n_p = n_g·n_x conjunctive cells.
 """
 from __future__ import annotations
 
@@ -40,20 +32,15 @@ from itertools import combinations
 
 import torch
 
+from kvlib import _checks as check
 from kvlib.device import cpu_threads
-from kvlib.scaffold import _check_pos_int
 
-__all__ = [
-    "ACTIONS", "Torus", "random_walk", "two_hot_codes", "TEMMemory", "tem_walk", "tem_experiment",
-    "draw_features", "positive_random_features", "softmax_attention", "kernel_attention",
-    "NeuronAstrocyteNetwork", "astrocyte_error_curve",
-]
+__all__ = ["ACTIONS", "Torus", "random_walk", "two_hot_codes", "TEMMemory", "tem_walk", "tem_experiment"]
 
 #: Moves on the torus: +x, −x, +y, −y (Chapter 4, §4.3).
 ACTIONS = torch.tensor([[1, 0], [-1, 0], [0, 1], [0, -1]])
 
 
-# =========================================================================== 1. TEM's memory
 class Torus:
     """An L × L torus with a hand-coded, grid-like structural code that path-integrates exactly.
 
@@ -73,13 +60,16 @@ class Torus:
 
     def __init__(self, size: int = 6, max_frequency: float | None = None, amplitude: float = 0.1,
                  device: str | torch.device = "cpu"):
-        L = _check_pos_int("size", size)
-        if L < 2:
-            raise ValueError(f"size: expected at least 2, got {size!r}")
-        if not isinstance(amplitude, (int, float)) or isinstance(amplitude, bool) or not amplitude > 0:
-            raise ValueError(f"amplitude: expected a positive number, got {amplitude!r}")
+        L = check.count("size", size, minimum=2)
+        if L > 64:
+            raise ValueError(f"size: expected at most 64 places per side (the code has L² cells), got {L}")
+        amplitude = check.positive("amplitude", amplitude)
+        if max_frequency is not None:
+            max_frequency = check.positive("max_frequency", max_frequency)
         self.size, self.n_places, self.amplitude = L, L * L, float(amplitude)
-        self.device = torch.device(device)
+        if device is None:
+            raise TypeError("device: expected a device such as 'cpu', 'cuda' or 'auto', got None")
+        self.device = check.device("device", device)
         ks = []
         for kx in range(L):                                   # one of each ±k pair, by frequency
             for ky in range(L):
@@ -112,7 +102,10 @@ class Torus:
         return torch.stack(mats).float().to(self.device)
 
     def index(self, xy: torch.Tensor) -> torch.Tensor:
-        """Place index ``x·L + y`` of positions (..., 2), wrapped onto the torus."""
+        """Place index ``x·L + y`` of integer positions (..., 2), wrapped onto the torus."""
+        xy = check.tensor("xy", xy, dtype="int")
+        if xy.ndim < 1 or xy.shape[-1] != 2:
+            raise ValueError(f"xy: expected integer positions of shape (..., 2), got {tuple(xy.shape)}")
         xy = xy % self.size
         return xy[..., 0] * self.size + xy[..., 1]
 
@@ -122,6 +115,13 @@ class Torus:
 
     def step(self, g: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Path integration, one step: ``g_{t+1} = g_t T_a`` for codes (B, n_g), actions (B,)."""
+        g = check.tensor("g", g, shape=(None, self.n_g), like=self.transitions, like_name="the torus")
+        actions = check.tensor("actions", actions, ndim=1, dtype="int")
+        if actions.shape[0] != g.shape[0]:
+            raise ValueError(f"actions: expected one action per row of g ({g.shape[0]}), got shape "
+                             f"{tuple(actions.shape)}")
+        if actions.numel() and not bool(((actions >= 0) & (actions < len(ACTIONS))).all()):
+            raise ValueError(f"actions: expected indices in [0, {len(ACTIONS)}) (+x, −x, +y, −y)")
         return torch.bmm(g[:, None, :], self.transitions[actions.to(self.device)])[:, 0]
 
 
@@ -132,9 +132,12 @@ def random_walk(n_steps: int, n_walks: int = 1, start: Sequence[int] = (0, 0),
 
     Explained in Chapter 4, §4.3.
     """
-    if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 0:
-        raise ValueError(f"n_steps: expected an integer >= 0, got {n_steps!r}")
-    _check_pos_int("n_walks", n_walks)
+    n_steps = check.count("n_steps", n_steps, minimum=0)
+    n_walks = check.count("n_walks", n_walks, minimum=1)
+    start = check.sequence("start", start, lambda k, v: check.number(k, v, integer=True))
+    if len(start) != 2:
+        raise ValueError(f"start: expected two coordinates (x, y), got {start!r}")
+    check.generator("generator", generator)
     actions = torch.randint(0, 4, (n_walks, n_steps), generator=generator)
     moves = ACTIONS[actions]                                  # (n_walks, n_steps, 2)
     pos = torch.cat([torch.zeros(n_walks, 1, 2, dtype=torch.long), moves.cumsum(dim=1)], dim=1)
@@ -150,8 +153,8 @@ def two_hot_codes(n_obs: int = 45, n_cells: int = 10) -> torch.Tensor:
     >>> two_hot_codes(45, 10).sum(1).unique().tolist()
     [2.0]
     """
-    _check_pos_int("n_obs", n_obs)
-    _check_pos_int("n_cells", n_cells)
+    n_obs = check.count("n_obs", n_obs, minimum=1)
+    n_cells = check.count("n_cells", n_cells, minimum=2)
     if n_obs > math.comb(n_cells, 2):
         raise ValueError(f"n_obs: expected at most C({n_cells}, 2) = {math.comb(n_cells, 2)} observations, "
                          f"got {n_obs}")
@@ -173,47 +176,62 @@ class TEMMemory:
 
     def __init__(self, n_g: int, n_x: int, batch: int = 1, lam: float = 0.9999, eta: float = 0.5,
                  kappa: float = 0.8, n_iter: int = 5, device: str | torch.device = "cpu"):
-        self.n_g, self.n_x = _check_pos_int("n_g", n_g), _check_pos_int("n_x", n_x)
-        for name, v in (("lam", lam), ("eta", eta), ("kappa", kappa)):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name}: expected a finite number >= 0, got {v!r}")
-        self.lam, self.eta, self.kappa = float(lam), float(eta), float(kappa)
-        self.n_iter = _check_pos_int("n_iter", n_iter)
-        n_p = n_g * n_x
-        self.M = torch.zeros(_check_pos_int("batch", batch), n_p, n_p, device=device)
+        self.n_g, self.n_x = check.count("n_g", n_g, minimum=1), check.count("n_x", n_x, minimum=1)
+        self.lam = check.number("lam", lam, low=0.0, high=1.0)          # a decay: at most 1
+        self.eta = check.number("eta", eta, low=0.0)
+        self.kappa = check.number("kappa", kappa, low=0.0)
+        self.n_iter = check.count("n_iter", n_iter, minimum=1)
+        n_p = self.n_g * self.n_x
+        if n_p > 20_000:
+            raise ValueError(f"n_g: n_g·n_x = {n_p} conjunctive cells need an (n_p, n_p) memory per "
+                             f"environment; expected at most 20000")
+        if device is None:
+            raise TypeError("device: expected a device such as 'cpu', 'cuda' or 'auto', got None")
+        self.M = torch.zeros(check.count("batch", batch, minimum=1), n_p, n_p,
+                             device=check.device("device", device))
 
     @staticmethod
     def f_p(p: torch.Tensor) -> torch.Tensor:
         """TEM's hippocampal activation: ``leaky_relu(clip(p, −1, 1))`` (slope 0.01)."""
+        p = check.tensor("p", p)
         return torch.nn.functional.leaky_relu(p.clamp(-1.0, 1.0))
 
     @staticmethod
     def prepare_x(x: torch.Tensor) -> torch.Tensor:
         """TEM's ``f_n``: ``normalise(relu(x − mean(x)))`` of compressed codes (B, n_x)."""
+        x = check.tensor("x", x, ndim=2, nonempty=True)
         return torch.nn.functional.normalize(torch.relu(x - x.mean(dim=-1, keepdim=True)), dim=-1)
 
     def conjunction(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``p = f_p(flatten(g ⊗ x))`` for structural codes (B, n_g) and prepared sensory codes (B, n_x)."""
+        g = check.tensor("g", g, shape=(None, self.n_g), like=self.M, like_name="the memory")
+        x = check.tensor("x", x, shape=(None, self.n_x), like=self.M, like_name="the memory")
+        if x.shape[0] != g.shape[0]:
+            raise ValueError(f"x: expected one row per row of g ({g.shape[0]}), got shape {tuple(x.shape)}")
         return self.f_p((g[:, :, None] * x[:, None, :]).reshape(g.shape[0], -1))   # (B, n_g·n_x)
 
     def query(self, g: torch.Tensor) -> torch.Tensor:
         """The memory index from ``g`` alone, ``g ⊗ 1`` (TEM's ``g2g_`` with ``W_repeat``): (B, n_p)."""
+        g = check.tensor("g", g, shape=(None, self.n_g), like=self.M, like_name="the memory")
         return g.repeat_interleave(self.n_x, dim=1)
 
     def attractor(self, h: torch.Tensor) -> torch.Tensor:
         """Pattern completion: ``h ← f_p(h)``, then ``n_iter`` times ``h ← f_p(κh + hM)``: (B, n_p)."""
-        h = self.f_p(h)
+        h = self.f_p(check.tensor("h", h, shape=self.M.shape[:2], like=self.M, like_name="the memory"))
         for _ in range(self.n_iter):                          # the attractor's iterations
             h = self.f_p(self.kappa * h + torch.bmm(h[:, None, :], self.M)[:, 0])
         return h
 
     def hebbian(self, p: torch.Tensor, p_hat: torch.Tensor) -> None:
         """TEM's update ``M ← clip(λM + η(p + p̂)ᵀ(p − p̂), −1, 1)`` (row vectors), in place."""
+        p = check.tensor("p", p, shape=self.M.shape[:2], like=self.M, like_name="the memory")
+        p_hat = check.tensor("p_hat", p_hat, shape=self.M.shape[:2], like=self.M, like_name="the memory")
         new = (p + p_hat)[:, :, None] * (p - p_hat)[:, None, :]   # (B, n_p, n_p)
         self.M = (self.lam * self.M + self.eta * new).clamp_(-1.0, 1.0)
 
     def read_x(self, p: torch.Tensor) -> torch.Tensor:
         """Sum ``p`` over the structural cells for each sensory cell (``p W_tileᵀ``): (B, n_p) → (B, n_x)."""
+        p = check.tensor("p", p, shape=(None, self.n_g * self.n_x))
         return p.reshape(p.shape[0], self.n_g, self.n_x).sum(dim=1)
 
 
@@ -236,8 +254,15 @@ def tem_walk(torus: Torus, n_steps: int = 400, n_envs: int = 8, n_obs: int = 45,
     (reached by a (place, action) never taken before), ``"fraction_visited"`` (of all places,
     before the step). Explained in Chapter 4, §4.3.
     """
-    _check_pos_int("n_steps", n_steps)
-    B = _check_pos_int("n_envs", n_envs)
+    if not isinstance(torus, Torus):
+        raise TypeError(f"torus: expected a Torus, got {type(torus).__name__}")
+    n_steps = check.count("n_steps", n_steps, minimum=1)
+    B = check.count("n_envs", n_envs, minimum=1)
+    n_obs, n_x = check.count("n_obs", n_obs, minimum=1), check.count("n_x", n_x, minimum=2)
+    if n_obs > math.comb(n_x, 2):
+        raise ValueError(f"n_obs: expected at most C(n_x, 2) = {math.comb(n_x, 2)} observations for "
+                         f"n_x = {n_x} sensory cells, got {n_obs}")
+    check.generator("generator", generator)
     dev = torus.device
     codes = two_hot_codes(n_obs, n_x).to(dev)                 # (n_obs, n_x)
     x_all = TEMMemory.prepare_x(codes)                        # prepared codes, (n_obs, n_x)
@@ -281,6 +306,11 @@ def tem_walk(torus: Torus, n_steps: int = 400, n_envs: int = 8, n_obs: int = 45,
     return {**{k: v for k, v in out.items()}, "fraction_visited": frac}
 
 
+def _mean(correct: torch.Tensor, where: torch.Tensor) -> float | None:
+    """Fraction of correct predictions over the selected steps; ``None`` if there are none."""
+    return float(correct[where].float().mean()) if bool(where.any()) else None
+
+
 def tem_experiment(torus: Torus | None = None, n_steps: int = 400, n_envs: int = 8,
                    bins: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0), seed: int = 0,
                    device: str | torch.device = "cpu", **kwargs) -> dict:
@@ -290,13 +320,21 @@ def tem_experiment(torus: Torus | None = None, n_steps: int = 400, n_envs: int =
     (accuracy on returns to a visited place by a (place, action) never taken before),
     "n_zero_shot", "zero_shot_total": {agent: float}, "revisit_total": {agent: float}}`` for
     the agents ``tem``, ``node``, ``edge``. Bins are fractions of places visited before the
-    step. Explained in Chapter 4, §4.3.
+    step; a bin (or total) without steps is ``None``. ``kwargs``: settings of :func:`tem_walk` and
+    :class:`TEMMemory`. Explained in Chapter 4, §4.3.
     """
-    torus = torus or Torus(device=device)
-    res = tem_walk(torus, n_steps, n_envs, generator=torch.Generator().manual_seed(seed), **kwargs)
+    if device is None:
+        raise TypeError("device: expected a device such as 'cpu', 'cuda' or 'auto', got None")
+    dev = check.device("device", device)
+    torus = Torus(device=dev) if torus is None else torus
+    cuts = check.sequence("bins", bins, check.probability)
+    if len(cuts) < 2 or cuts != sorted(set(cuts)):
+        raise ValueError(f"bins: expected at least two increasing fractions in [0, 1], got {bins!r}")
+    res = tem_walk(torus, n_steps, n_envs, generator=torch.Generator().manual_seed(check.seed("seed", seed)),
+                   **kwargs)
     f = res["fraction_visited"]
     zero = res["visited"] & res["new_edge"]
-    edges_ = torch.tensor(list(bins))
+    edges_ = torch.tensor(cuts)
     acc = {a: [] for a in ("tem", "node", "edge")}
     zs = {a: [] for a in ("tem", "node", "edge")}
     n_zs, centres = [], []
@@ -305,116 +343,10 @@ def tem_experiment(torus: Torus | None = None, n_steps: int = 400, n_envs: int =
         centres.append(float((lo + hi) / 2))
         n_zs.append(int((sel & zero).sum()))
         for a in acc:
-            acc[a].append(float(res[a][sel].float().mean()) if bool(sel.any()) else float("nan"))
-            hit = sel & zero
-            zs[a].append(float(res[a][hit].float().mean()) if bool(hit.any()) else float("nan"))
-    return {"bin_centres": centres, "bins": list(bins), "accuracy": acc, "zero_shot": zs, "n_zero_shot": n_zs,
-            "zero_shot_total": {a: float(res[a][zero].float().mean()) for a in acc},
-            "revisit_total": {a: float(res[a][res["visited"]].float().mean()) for a in acc},
-            "first_visit_total": {a: float(res[a][~res["visited"]].float().mean()) for a in acc},
+            acc[a].append(_mean(res[a], sel))
+            zs[a].append(_mean(res[a], sel & zero))
+    return {"bin_centres": centres, "bins": cuts, "accuracy": acc, "zero_shot": zs, "n_zero_shot": n_zs,
+            "zero_shot_total": {a: _mean(res[a], zero) for a in acc},
+            "revisit_total": {a: _mean(res[a], res["visited"]) for a in acc},
+            "first_visit_total": {a: _mean(res[a], ~res["visited"]) for a in acc},
             "n_steps": n_steps, "n_envs": n_envs, "chance": 1 / kwargs.get("n_obs", 45)}
-
-
-# =========================================================================== 2. astrocytes
-def draw_features(d: int, m: int, generator: torch.Generator | None = None,
-                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Random projection ``ω`` (m, d), rows i.i.d. standard normal, for :func:`positive_random_features`.
-
-    Explained in Chapter 4, §Astrocytes compute attention.
-    """
-    return torch.randn(_check_pos_int("m", m), _check_pos_int("d", d), generator=generator).to(device, dtype)
-
-
-def positive_random_features(x: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
-    """``φ(x) = exp(x ωᵀ − |x|²/2) / √m``, so that ``E[φ(q)·φ(k)] = exp(q·k)`` (Eq 6's kernel).
-
-    ``x`` (B, d), ``omega`` (m, d) → (B, m), all entries positive (Choromanski et al. 2021).
-    Explained in Chapter 4, §Astrocytes compute attention.
-    """
-    if x.ndim != 2 or x.shape[1] != omega.shape[1]:
-        raise ValueError(f"x: expected shape (B, {omega.shape[1]}), got {tuple(x.shape)}")
-    return torch.exp(x @ omega.T - 0.5 * (x * x).sum(dim=1, keepdim=True)) / math.sqrt(omega.shape[0])
-
-
-def softmax_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """``softmax(β Q Kᵀ) V`` (Eqs 3, 6): (B, d), (T, d), (T, d_v) → (B, d_v).
-
-    Explained in Chapter 4, §Astrocytes compute attention.
-    """
-    return torch.softmax(beta * Q @ K.T, dim=1) @ V
-
-
-def kernel_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
-    """Attention with kernel ``S(k, q) = φ(q)·φ(k)`` (Eqs 3–4), written out with its (B, T) weights.
-
-    Explained in Chapter 4, §Astrocytes compute attention.
-    """
-    S = positive_random_features(Q, omega) @ positive_random_features(K, omega).T   # (B, T)
-    return (S / S.sum(dim=1, keepdim=True)) @ V
-
-
-class NeuronAstrocyteNetwork:
-    """Hidden neurons φ, Hebbian hidden→output synapses, one astrocyte scaling them.
-
-    Writing phase (:meth:`write`): synapses ``H = Σ_t φ(k_t)ᵀ v_t`` (m, d_v); astrocyte
-    process traces ``z = Σ_t φ(k_t)`` (m,). Reading phase (:meth:`read`): hidden activity
-    ``φ(q)``, process responses ``a = z ⊙ φ(q)`` (linear in the hidden activity), calcium
-    ``c = Σ_i a_i`` (the summed key-query similarity), output ``φ(q) (H / c)``.
-    Explained in Chapter 4, §Astrocytes compute attention.
-    """
-
-    def __init__(self, omega: torch.Tensor):
-        self.omega = omega
-        self.H: torch.Tensor | None = None
-        self.z: torch.Tensor | None = None
-
-    def write(self, K: torch.Tensor, V: torch.Tensor) -> None:
-        """Store keys (T, d) and values (T, d_v)."""
-        if K.shape[0] != V.shape[0]:
-            raise ValueError(f"V: expected {K.shape[0]} rows to match K, got {V.shape[0]}")
-        phi = positive_random_features(K, self.omega)         # (T, m) hidden activity per memory
-        self.H = phi.T @ V.to(phi.dtype)                      # Hebbian synapses, (m, d_v)
-        self.z = phi.sum(dim=0)                               # astrocyte process traces, (m,)
-
-    def read(self, Q: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Queries (B, d) → ``{"hidden", "processes", "calcium", "output"}``."""
-        if self.H is None:
-            raise ValueError("read: write memories first")
-        hidden = positive_random_features(Q, self.omega)      # (B, m)
-        processes = hidden * self.z                           # (B, m), linear in hidden activity
-        calcium = processes.sum(dim=1)                        # (B,), Σ_t S(k_t, q)
-        output = hidden @ self.H / calcium[:, None]           # synapses scaled by 1/calcium
-        return {"hidden": hidden, "processes": processes, "calcium": calcium, "output": output}
-
-
-def astrocyte_error_curve(n_features: Sequence[int] = (16, 64, 256, 1024, 4096), d: int = 8,
-                          n_memories: int = 32, n_queries: int = 16, seeds: Sequence[int] = (0, 1, 2),
-                          device: str | torch.device = "cpu") -> dict:
-    """How close the neuron-astrocyte output is to kernel and to softmax attention, vs features m.
-
-    Keys and queries are Gaussian with variance 1/d (so ``q·k`` is of order 1). Returns
-    ``{"n_features", "to_kernel": [max abs diff], "to_softmax": [mean relative error]}``,
-    averaged over seeds, in float64 (on the CPU if ``device`` is Apple MPS).
-    Explained in Chapter 4, §4.4.
-    """
-    device = torch.device(device)
-    if device.type == "mps":                                  # Apple MPS has no float64
-        device = torch.device("cpu")
-    to_kernel, to_softmax = [], []
-    for m in n_features:
-        dk, ds = 0.0, 0.0
-        for seed in seeds:
-            g = torch.Generator().manual_seed(seed)
-            K = torch.randn(n_memories, d, generator=g, dtype=torch.float64).to(device) / math.sqrt(d)
-            V = torch.randn(n_memories, d, generator=g, dtype=torch.float64).to(device)
-            Q = torch.randn(n_queries, d, generator=g, dtype=torch.float64).to(device) / math.sqrt(d)
-            omega = draw_features(d, m, g, device)
-            net = NeuronAstrocyteNetwork(omega)
-            net.write(K, V)
-            y = net.read(Q)["output"]
-            dk = max(dk, float((y - kernel_attention(Q, K, V, omega)).abs().max()))
-            ref = softmax_attention(Q, K, V)
-            ds += float(((y - ref).norm(dim=1) / ref.norm(dim=1)).mean()) / len(seeds)
-        to_kernel.append(dk)
-        to_softmax.append(ds)
-    return {"n_features": list(n_features), "to_kernel": to_kernel, "to_softmax": to_softmax}
