@@ -7,11 +7,11 @@ CUDA, Apple MPS and CPU agree up to floating-point noise.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import random
 import time
-import zlib
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -193,18 +193,21 @@ def generator(seed: int, stream: str = "") -> torch.Generator:
     """A CPU generator for the named ``stream`` of ``seed``: independent draws without ad-hoc offsets.
 
     ``generator(0, "keys")`` and ``generator(0, "noise")`` are different, reproducible
-    streams (the stream name is hashed with CRC-32 into the seed); ``generator(s)`` is
-    ``torch.Generator().manual_seed(s)``. Draw on the CPU and move the result, so numbers do
-    not depend on the device.
+    streams; ``generator(s)`` is ``torch.Generator().manual_seed(s)``. torch's CPU generator
+    uses only the low 32 bits of a seed, so a named stream's seed is a 32-bit BLAKE2b digest
+    of ``(seed, stream)`` (not the seed plus an offset, which could collide). Draw on the CPU
+    and move the result, so numbers do not depend on the device.
 
     >>> float(torch.rand(1, generator=generator(0)))  # doctest: +ELLIPSIS
     0.49...
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
-    if not 0 <= seed < 2**62:
-        raise ValueError(f"seed: expected an int in [0, 2**62), got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed: expected an int in [0, 2**63), got {seed!r}")
     if not isinstance(stream, str):
         raise TypeError(f"stream: expected a string naming the stream, got {stream!r}")
-    offset = zlib.crc32(stream.encode()) << 31 if stream else 0
-    return torch.Generator().manual_seed(seed ^ offset)
+    if not stream:
+        return torch.Generator().manual_seed(seed)
+    digest = hashlib.blake2b(f"{seed}/{stream}".encode(), digest_size=4).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little"))

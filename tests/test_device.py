@@ -76,6 +76,12 @@ def test_named_seed_streams_are_reproducible_and_distinct():
     assert not torch.equal(a, torch.rand(5, generator=generator(1, "keys")))
     assert torch.equal(torch.rand(3, generator=generator(7)),
                        torch.rand(3, generator=torch.Generator().manual_seed(7)))
+    # torch keeps only 32 bits of a seed: streams must differ within them, from every other stream
+    names = ["hard locations", "addresses", "test episodes", "example episode", "bootstrap", "task2",
+             "keys", "noise", "random projection", "training episodes"]
+    draws = {n: tuple(torch.rand(4, generator=generator(0, n)).tolist()) for n in names}
+    draws[""] = tuple(torch.rand(4, generator=generator(0)).tolist())
+    assert len(set(draws.values())) == len(draws)
     with pytest.raises(ValueError, match="seed"):
         generator(-1)
     with pytest.raises(TypeError, match="stream"):

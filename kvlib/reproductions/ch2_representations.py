@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from kvlib.device import generator as seed_stream
 from kvlib.reproductions.registry import approx, at_least, equals, experiment, row
 
 KANERVA = "Kanerva 1988, Sparse Distributed Memory (MIT Press)"
@@ -25,10 +26,11 @@ SEEDS = (0, 1, 2, 3)
 @experiment("ch2-sdm-kanerva-example")
 def _kanerva_example(device) -> dict:
     """Kanerva's example memory, n = 1000 bits, radius 451: sampled hard locations."""
-    from kvlib.representations import SparseDistributedMemory, activation_probability
+    from kvlib.sdm import SparseDistributedMemory
+    from kvlib.sdm_theory import activation_probability
     sdm = SparseDistributedMemory(1000, 20_000, radius=451, seed=0, device=device)
-    g = torch.Generator().manual_seed(1)
-    addresses = torch.randint(0, 2, (500, 1000), generator=g).float()      # uniform, as Kanerva
+    # uniform addresses, as Kanerva assumes; seed 1 (the locations use seed 0)
+    addresses = torch.randint(0, 2, (500, 1000), generator=seed_stream(1, "addresses")).float()
     return {"fraction_sampled": sdm.activate(addresses).mean().item(),
             "fraction_exact": activation_probability(1000, 451)}
 
@@ -37,7 +39,8 @@ def _kanerva_example(device) -> dict:
 def _sdm_scaffold(device) -> dict:
     """The chapter's SDM scaffold (M = 10,000, T = 32) on MNIST test-image addresses."""
     from kvlib.data import load_classes
-    from kvlib.representations import SparseDistributedMemory, binary_address, kanerva_fraction
+    from kvlib.sdm import SparseDistributedMemory, binary_address
+    from kvlib.sdm_theory import kanerva_fraction
     x, _ = load_classes("mnist", list(range(10)), train=False, device=device)
     a = binary_address(x[:500])                                             # 500 test digits
     fr = [SparseDistributedMemory(784, 10_000, n_stored=32, seed=s, device=device).activate(a).mean().item()
@@ -52,11 +55,12 @@ def _critical(device) -> dict:
     n = 256 bits, M = 4,000 hard locations, T = 100 random words (a scaled-down version of
     Kanerva's n = 1000, M = 10^6), radius from his (2 M T)^(-1/3) rule; 8 reads, 200 trials.
     """
-    from kvlib.representations import SparseDistributedMemory, critical_distance
+    from kvlib.sdm import SparseDistributedMemory
+    from kvlib.sdm_theory import critical_distance
     n, M, T = 256, 4000, 100
     sdm = SparseDistributedMemory(n, M, n_stored=T, seed=0, device=device)
     dc = critical_distance(n, M, sdm.radius, T)
-    g = torch.Generator().manual_seed(1)
+    g = seed_stream(1, "words and cues")                                  # locations: seed 0
     words = torch.randint(0, 2, (T, n), generator=g).float().to(device)
     sdm.write(words, words)
     out = {"critical_distance": dc}
@@ -76,7 +80,7 @@ def _critical(device) -> dict:
 @experiment("ch2-crp")
 def _crp(device) -> dict:
     """The chapter's CRP (drift 0.5, 2,000 lists of 16, 8 recalls) over four seeds."""
-    from kvlib.representations import temporal_contiguity
+    from kvlib.temporal_context import temporal_contiguity
     tables = []
     for s in SEEDS:
         lags, crp = temporal_contiguity(0.5, seed=s, device=device)
