@@ -5,224 +5,88 @@ Irie, Csordás & Schmidhuber (ICML 2022; code ``RobertCsordas/linear_layer_as_at
 (paper Eq 11, :mod:`kvlib.dualform`) and inspect the attention a test input ``x`` pays to the
 training patterns. What their code computes, and :func:`raw_attention` reproduces:
 
-* one weight per training pattern and update step: ``x_t`` is the layer's input for *one*
-  example of the batch at step ``t`` (their forward hooks store every batch row), so a run of
-  ``T`` steps of batch ``B`` has ``T * B`` weights per layer;
-* the weight is ``|x . x_t|``: the absolute, unnormalised dot product. The bias's constant
-  input is not part of the key (``include_bias=True`` adds it, which gives the exact weights
-  of Eq 11 for a layer with a bias);
+* one weight per training pattern and update step (``x_t``: the layer's input for *one*
+  example of the batch at step ``t``), ``T * B`` weights per layer for ``T`` steps of batch ``B``;
+* the weight is ``|x . x_t|``, absolute and unnormalised, without the bias's constant input
+  (``include_bias=True`` adds it: the exact weights of Eq 11 for a layer with a bias);
 * for every ``nn.Linear`` of the network (three in their 784-800-800-10 MLP);
-* summarised per class of the training patterns: each class's largest weights sorted (their
-  figures show the top 500 of each class), each class's total (the "vote"), and how often the
-  vote names the label and the model's output (their table).
+* summarised per class: each class's largest weights sorted (their figures: the top 500 of
+  each class), each class's total (the "vote"), and how often the vote names the label and
+  the model's output (their table).
 
-Their optimiser is SGD with momentum 0.9 and gradient-norm clipping at 1.0. Neither changes
-the keys: every step still adds ``x_t^T g_t`` outer products, only re-weighted (momentum
-re-adds a step's gradient at every later step, clipping rescales a whole step), so the
-attention weights are exactly the dual form's. :func:`pattern_weights` gives the re-weighting
-and :func:`dual_readout` rebuilds each layer from it (checked to 1e-10 in float64 by the tests).
+Their optimiser is SGD with momentum 0.9 and gradient-norm clipping at 1.0 (the run itself:
+:mod:`kvlib.spotlight_run`). Neither changes the keys: every step still adds ``x_t^T g_t``
+outer products, only re-weighted (momentum re-adds a step's gradient at every later step,
+clipping rescales a whole step), so the attention weights are exactly the dual form's.
+:func:`pattern_weights` gives the re-weighting and :func:`dual_readout` rebuilds each layer
+from it, through :meth:`kvlib.dualform.LayerMemory.forward` and so :func:`kvlib.kernels.retrieve`
+(checked to 1e-10 in float64 by the tests).
 
-Added here, not in the source: concentration summaries of the weights (:func:`concentration`:
-the share of the total held by the top fraction of patterns against the uniform share, the
-participation ratio, the peak over the median) and a baseline query with its coordinates
-shuffled (:func:`shuffle_queries`). :class:`SpotlightConfig` holds the source's setting
-(:meth:`SpotlightConfig.source`) and the book's smaller default. Explained in Chapter 3,
+Added here, not in the source: concentration summaries (:func:`attention_concentration`: top
+shares against uniform, participation ratio, peak over median), a baseline query with its
+coordinates shuffled (:func:`shuffle_queries`), and the statistic on any recorded layer
+(:func:`attention_summary`, beside :mod:`kvlib.contributions`). Explained in Chapter 3,
 §Spotlights of attention.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 
 import torch
-from torch import nn
 
+from kvlib import _checks as check
+from kvlib.attention_stats import (
+    aggregate,
+    attention_concentration,
+    class_views,
+    lorenz,
+    shuffle_queries,
+    sorted_per_class,
+    sorted_weights,
+)
 from kvlib.device import cpu_threads
-from kvlib.device import progress as progress_bar
-from kvlib.dualform import LayerMemory, MemoryRecorder, make_mlp
+from kvlib.device import generator as seed_stream
+from kvlib.dualform import LayerMemory, layer_io, model_input
+from kvlib.spotlight_run import SpotlightRun
 
-__all__ = ["SpotlightConfig", "SpotlightRun", "train_recorded", "raw_attention", "pattern_steps",
-           "pattern_weights", "dual_readout", "aggregate", "concentration", "lorenz",
-           "shuffle_queries", "class_views", "sorted_per_class", "spotlight_stats",
-           "attention_identity_error", "SOURCE_TOP_PER_CLASS"]
+__all__ = ["raw_attention", "pattern_steps", "pattern_weights", "dual_readout",
+           "attention_identity_error", "spotlight_stats", "spotlight_views", "spotlight_study",
+           "attention_summary", "CURVE_FRACTIONS"]
 
-#: Their figures show the 500 largest weights of each class, out of about 64,000 per class
-#: (5,000 steps x 128 examples / 10 classes): the top 0.78 % of a class.
-SOURCE_TOP_PER_CLASS = 500 / 64_000
-
-
-@dataclass(frozen=True)
-class SpotlightConfig:
-    """One training run recorded for the spotlight analysis.
-
-    The defaults are the book's CPU setting; :meth:`source` returns Irie et al.'s MNIST setting
-    (``sweeps/ff_as_attention/ff_as_attention_mnist_10samples.yaml`` with the code's defaults:
-    784-800-800-10 ReLU MLP with biases and PyTorch's default init, SGD lr 3e-3 with momentum
-    0.9, gradient-norm clipping 1.0, batch 128, 5,000 steps, about 40,000 training digits
-    normalised by their mean and standard deviation, float32).
-
-    Departures, in both settings: the training digits are a seeded random subset of all 60,000
-    (the source first holds out its own validation split) and the queries are the first
-    ``n_queries`` test digits (the source draws correct and misclassified ones at random).
-    The book's default also departs in size (128-unit layers, 300 steps, 10,000 digits) and in
-    precision (float64, so that the dual form can be checked to 1e-10).
-    """
-
-    hidden: tuple[int, ...] = (128, 128)
-    steps: int = 300
-    batch_size: int = 128
-    lr: float = 3e-3
-    momentum: float = 0.9
-    grad_clip: float | None = 1.0
-    n_train: int = 10_000
-    n_queries: int = 100
-    normalize: bool = True
-    dtype: torch.dtype = torch.float64
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_train", "n_queries"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden: expected a non-empty tuple of ints >= 1, got {self.hidden!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip: expected None or a number > 0, got {self.grad_clip!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
-
-    @classmethod
-    def source(cls, **changes) -> SpotlightConfig:
-        """Irie et al.'s MNIST setting (about 10 GiB of recorded pairs in float32: use a GPU)."""
-        base = cls(hidden=(800, 800), steps=5000, n_train=40_000, dtype=torch.float32)
-        return replace(base, **changes)
-
-    @classmethod
-    def named(cls, setting: str = "book", **changes) -> SpotlightConfig:
-        """``"book"`` (the defaults) or ``"source"`` (:meth:`source`), with fields changed.
-
-        For the command line: ``hidden`` may be a list, ``dtype`` a name (``"float32"``).
-        """
-        if setting not in ("book", "source"):
-            raise ValueError(f"setting: expected 'book' or 'source', got {setting!r}")
-        if "hidden" in changes:
-            changes["hidden"] = tuple(changes["hidden"])
-        if isinstance(changes.get("dtype"), str):
-            name = changes["dtype"]
-            if name not in ("float32", "float64"):
-                raise ValueError(f"dtype: expected 'float32' or 'float64', got {name!r}")
-            changes["dtype"] = getattr(torch, name)
-        unknown = [k for k in changes if k not in cls.__dataclass_fields__]
-        if unknown:
-            raise ValueError(f"{unknown[0]}: not a SpotlightConfig field; expected one of "
-                             f"{', '.join(cls.__dataclass_fields__)}")
-        return cls.source(**changes) if setting == "source" else replace(cls(), **changes)
+#: Fractions of the training patterns at which the concentration curves are read.
+CURVE_FRACTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
-@dataclass
-class SpotlightRun:
-    """A trained, recorded MLP with its data: what :func:`spotlight_stats` analyses."""
-
-    config: SpotlightConfig
-    model: nn.Sequential
-    recorder: MemoryRecorder
-    x_train: torch.Tensor          # (E, 784), normalised as the model saw it
-    y_train: torch.Tensor          # (E,)
-    x_query: torch.Tensor          # (Q, 784) test digits, normalised the same way
-    y_query: torch.Tensor          # (Q,)
-    clip_scales: list[float] = field(default_factory=list)    # one per step (1.0: not clipped)
-    losses: list[float] = field(default_factory=list)
-
-    @property
-    def layers(self) -> list[str]:
-        return list(self.recorder.memories)
-
-    def pattern_labels(self, layer: str | None = None) -> torch.Tensor:
-        """The label of every recorded pattern, in storage order; ``(N,)``."""
-        mem = self.recorder.memories[layer or self.layers[0]]
-        return self.y_train.cpu()[mem.example_ids()]
-
-    def accuracy(self) -> float:
-        with torch.no_grad():
-            return float((self.model(self.x_query).argmax(-1) == self.y_query).double().mean())
-
-
-def _one_thread(device: torch.device):
-    """One CPU thread: faster for these loops of modest tensor operations on shared cores."""
+def _one_thread(device: torch.device):                 # modest operations: one thread is faster
     return cpu_threads(1 if device.type == "cpu" else None)
 
 
-def _float64_ok(device: torch.device, dtype: torch.dtype) -> torch.device:
-    return torch.device("cpu") if device.type == "mps" and dtype == torch.float64 else device
+def _memory(memory: object) -> LayerMemory:
+    if not isinstance(memory, LayerMemory):
+        raise TypeError(f"memory: expected a kvlib.dualform.LayerMemory, got {type(memory).__name__}")
+    if not memory.keys:
+        raise ValueError(f"memory: layer {memory.name!r} has no recorded patterns")
+    return memory
 
 
-def train_recorded(config: SpotlightConfig | None = None, device: str | torch.device = "cpu",
-                   progress: bool = False) -> SpotlightRun:
-    """Train ``config``'s MLP on MNIST (all ten digits) while a recorder keeps every pair.
+def _listed(values: Iterable) -> object:
+    """Any iterable of numbers as a list (lists, tuples and tensors pass through for checking)."""
+    if isinstance(values, Iterable) and not isinstance(values, (str, bytes, dict, list, tuple, range,
+                                                                 torch.Tensor)):
+        return list(values)
+    return values
 
-    ``config`` defaults to the book's :class:`SpotlightConfig`; the recorder is a
-    :class:`~kvlib.dualform.MemoryRecorder`.
 
-    As in the source: a seeded random subset of ``n_train`` training digits, normalised by its
-    own mean and standard deviation (one number each, as their ``measure_mean_std``); batches
-    drawn from an endless stream of shuffled passes (their ``InfiniteSampler``); cross-entropy;
-    gradient-norm clipping before the step. The recorder runs with ``approximate=True`` because
-    momentum and clipping re-weight the values (:func:`pattern_weights` repairs them); each
-    step's clipping factor is kept in ``clip_scales``. The loop is written out because the
-    clipping factor of every step is part of the memory. On the CPU it runs on one thread
-    (faster for these small steps on shared cores). Explained in Chapter 3.
-    """
-    from kvlib.data import load_classes
-    from kvlib.device import get_device
-    cfg = SpotlightConfig() if config is None else config
-    device = _float64_ok(get_device(device), cfg.dtype)
-    x, y = load_classes("mnist", list(range(10)), train=True)
-    if cfg.n_train > x.shape[0]:
-        raise ValueError(f"n_train: expected at most {x.shape[0]} (the MNIST training set), "
-                         f"got {cfg.n_train}")
-    g = torch.Generator().manual_seed(cfg.seed)
-    pick = torch.randperm(x.shape[0], generator=g)[:cfg.n_train]
-    x, y = x[pick].double(), y[pick]
-    xq, yq = load_classes("mnist", list(range(10)), train=False)
-    xq, yq = xq[:cfg.n_queries].double(), yq[:cfg.n_queries]
-    if cfg.normalize:
-        mean, std = x.mean(), x.std()
-        x, xq = (x - mean) / std, (xq - mean) / std
-    x, xq = x.to(device, cfg.dtype), xq.to(device, cfg.dtype)
-    y, yq = y.to(device), yq.to(device)
+def _fractions(name: str, values: Iterable[float]) -> list[float]:
+    return check.sequence(name, _listed(values),
+                          lambda n, f: check.number(n, f, low=0, low_open=True, high=1))
 
-    model = make_mlp((784, *cfg.hidden, 10), seed=cfg.seed, dtype=cfg.dtype, device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    rec = MemoryRecorder(model, opt, approximate=cfg.momentum != 0 or cfg.grad_clip is not None)
-    run = SpotlightRun(cfg, model, rec, x, y, xq, yq)
-    stream, pos = torch.randperm(cfg.n_train, generator=g), 0
-    with _one_thread(device):
-        for _ in progress_bar(range(cfg.steps), enabled=progress, desc="training"):
-            parts = []
-            while sum(p.numel() for p in parts) < cfg.batch_size:   # batches straddle passes
-                if pos == cfg.n_train:
-                    stream, pos = torch.randperm(cfg.n_train, generator=g), 0
-                take = min(cfg.batch_size - sum(p.numel() for p in parts), cfg.n_train - pos)
-                parts.append(stream[pos:pos + take])
-                pos += take
-            idx = torch.cat(parts)
-            rec.set_example_ids(idx)
-            dev_idx = idx.to(device)
-            loss = nn.functional.cross_entropy(model(x[dev_idx]), y[dev_idx])
-            opt.zero_grad()
-            loss.backward()
-            scale = 1.0
-            if cfg.grad_clip is not None:
-                norm = float(nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-                scale = min(1.0, cfg.grad_clip / (norm + 1e-6))    # torch's own clipping factor
-            opt.step()
-            run.clip_scales.append(scale)
-            run.losses.append(float(loss.detach()))
-    rec.remove()
+
+def _run(run: object) -> SpotlightRun:
+    if not isinstance(run, SpotlightRun):
+        raise TypeError(f"run: expected a SpotlightRun (kvlib.spotlight_run.train_recorded), "
+                        f"got {type(run).__name__}")
     return run
 
 
@@ -235,25 +99,22 @@ def raw_attention(memory: LayerMemory, x: torch.Tensor, *, absolute: bool = True
     constant input left out. ``include_bias=True`` keeps it (``x . x_t + 1``) and
     ``absolute=False`` keeps the sign: together, the exact weights of Eq 11.
     """
+    memory = _memory(memory)
     d_in = memory.W0.shape[1] - int(memory.has_bias)
-    if x.dim() != 2 or x.shape[1] != d_in:
-        raise ValueError(f"x: expected shape (B, {d_in}) (the input size of layer "
-                         f"{memory.name!r}), got {tuple(x.shape)}")
-    if not memory.keys:
-        raise ValueError(f"memory: layer {memory.name!r} has no recorded patterns")
-    x = x.detach()
-    keep = memory.W0.shape[1] if include_bias else d_in
+    x = check.tensor("x", x, shape=(None, d_in), dtype="float").detach()
+    x = x.to(torch.promote_types(x.dtype, memory.W0.dtype))
+    keep = memory.W0.shape[1] if check.flag("include_bias", include_bias) else d_in
     if include_bias and memory.has_bias:
         x = torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
     # one product per stored step (the keys are never concatenated), on one CPU thread
     with torch.no_grad(), _one_thread(x.device):
-        att = torch.cat([x @ k[:, :keep].T.to(x.dtype) for k in memory.keys], dim=1)
-    return att.abs() if absolute else att
+        att = torch.cat([x @ k[:, :keep].T.to(x) for k in memory.keys], dim=1)     # (B, N) scores
+    return att.abs() if check.flag("absolute", absolute) else att
 
 
 def pattern_steps(memory: LayerMemory) -> torch.Tensor:
     """The update step of every recorded pattern, in storage order; ``(N,)``."""
-    sizes = torch.tensor([k.shape[0] for k in memory.keys])
+    sizes = torch.tensor([k.shape[0] for k in _memory(memory).keys])
     return torch.repeat_interleave(torch.arange(len(memory.keys)), sizes)
 
 
@@ -267,17 +128,16 @@ def pattern_weights(memory: LayerMemory, momentum: float = 0.0,
     (``-lr * dL/dy``) times these weights add up to the trained weights (Eq 10 with re-weighted
     values); the keys, and so the attention, are untouched.
     """
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+    memory = _memory(memory)
+    momentum = check.number("momentum", momentum, low=0, high=1, high_open=True)
     T = memory.n_steps
     s = torch.arange(T, dtype=torch.float64)
     w = (1 - momentum ** (T - s)) / (1 - momentum) if momentum else torch.ones(T, dtype=torch.float64)
     if clip_scales is not None:
-        c = torch.as_tensor(list(clip_scales), dtype=torch.float64)
-        if c.shape != (T,):
-            raise ValueError(f"clip_scales: expected one factor per recorded step ({T}), "
-                             f"got {c.numel()}")
-        w = w * c
+        c = check.sequence("clip_scales", _listed(clip_scales), lambda n, v: check.number(n, v, low=0))
+        if len(c) != T:
+            raise ValueError(f"clip_scales: expected one factor per recorded step ({T}), got {len(c)}")
+        w = w * torch.tensor(c, dtype=torch.float64)
     w = w * memory.step_weights()                                  # weight decay, if any
     return w[pattern_steps(memory)]
 
@@ -285,160 +145,36 @@ def pattern_weights(memory: LayerMemory, momentum: float = 0.0,
 def dual_readout(memory: LayerMemory, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Eq 11 with re-weighted values: ``x W0^T + sum_n alpha_n w_n v_n``.
 
-    ``alpha_n`` are the signed weights of :func:`raw_attention` (bias input included),
-    ``weights`` from :func:`pattern_weights`. With the right weights this is the trained
-    layer's output exactly, which is what makes ``raw_attention`` the dual form's attention.
+    ``alpha_n = x . k_n`` are the signed weights of :func:`raw_attention` (bias input
+    included), ``weights`` from :func:`pattern_weights`; the sum is read through
+    :meth:`~kvlib.dualform.LayerMemory.forward` (so :func:`kvlib.kernels.retrieve`). With the
+    right weights this is the trained layer's output exactly, which is what makes
+    ``raw_attention`` the dual form's attention.
     """
-    alpha = raw_attention(memory, x, absolute=False, include_bias=True)       # (B, N)
-    V = torch.cat(memory.values).to(alpha.dtype)                                # (N, d_out)
-    xa = torch.cat([x, x.new_ones(x.shape[0], 1)], 1) if memory.has_bias else x
-    with torch.no_grad():
-        return xa.detach() @ memory.W0.T.to(x.dtype) + alpha @ (weights.to(V)[:, None] * V)
+    memory = _memory(memory)
+    d_in = memory.W0.shape[1] - int(memory.has_bias)
+    x = check.tensor("x", x, shape=(None, d_in), dtype="float")
+    weights = check.tensor("weights", weights, shape=(memory.n_memories,), dtype="float")
+    with torch.no_grad():       # the weights already hold any decay: read the memory undecayed
+        return memory.forward(x, decay=False, weights=weights)
 
 
 def attention_identity_error(run: SpotlightRun, x: torch.Tensor | None = None) -> dict[str, float]:
-    """Max ``|trained layer - dual_readout|`` per layer of a :class:`SpotlightRun`, on ``x``.
+    """Max ``|trained layer - dual_readout|`` per layer of a :class:`~kvlib.spotlight_run.SpotlightRun`.
 
     ``x`` defaults to the run's query digits; each layer is read on its real input.
     """
-    from kvlib.dualform import layer_io
-    x = run.x_query if x is None else x
+    run = _run(run)
+    x = run.x_query if x is None else model_input(run.model, x)
+    if x.ndim != 2 or not x.shape[0]:
+        raise ValueError(f"x: expected shape (B, d) with B >= 1 queries, got {tuple(x.shape)}")
     io = layer_io(run.model, run.layers, x)
     out = {}
-    with _one_thread(x.device):
+    with _one_thread(run.x_query.device):
         for name, mem in run.recorder.memories.items():
             w = pattern_weights(mem, run.config.momentum,
                                 run.clip_scales if run.config.grad_clip is not None else None)
             out[name] = float((dual_readout(mem, io[name][0], w) - io[name][1]).abs().max())
-    return out
-
-
-# ------------------------------------------------------------------ summaries
-def aggregate(att: torch.Tensor, index: torch.Tensor, n: int | None = None) -> torch.Tensor:
-    """Sum the weights over patterns that share an index (a step, an example): ``(B, n)``.
-
-    ``index`` from :func:`pattern_steps` (per step) or ``LayerMemory.example_ids`` (per
-    example, their ``sample_total`` plot).
-    """
-    if index.shape != (att.shape[1],):
-        raise ValueError(f"index: expected shape ({att.shape[1]},), one per pattern, "
-                         f"got {tuple(index.shape)}")
-    n = int(index.max()) + 1 if n is None else n
-    return att.new_zeros(att.shape[0], n).index_add_(1, index.to(att.device), att)
-
-
-def _check_fractions(fractions: Iterable[float]) -> torch.Tensor:
-    fr = torch.as_tensor(list(fractions), dtype=torch.float64)
-    if fr.numel() == 0 or (fr <= 0).any() or (fr > 1).any():
-        raise ValueError(f"fractions: expected numbers in (0, 1], got {fr.tolist()}")
-    return fr
-
-
-def _sorted(att: torch.Tensor) -> torch.Tensor:
-    """Each row in descending order. The order is found in float32 (about twice as fast; a
-    ranking does not need float64), the sums that follow are taken in float64."""
-    return att.to(torch.float32).sort(dim=-1, descending=True).values
-
-
-def _shares(desc: torch.Tensor, fr: torch.Tensor) -> torch.Tensor:
-    """Top-fraction shares from weights sorted in descending order; ``(B, F)``."""
-    N = desc.shape[1]
-    csum = desc.double().cumsum(-1)                                            # (B, N)
-    k = torch.clamp(torch.ceil(fr * N - 1e-9).long(), 1, N) - 1                # (F,)
-    return csum[:, k.to(desc.device)] / csum[:, -1:]
-
-
-def lorenz(att: torch.Tensor, fractions: Iterable[float]) -> torch.Tensor:
-    """Share of each query's total weight held by its top ``fraction`` of patterns; ``(B, F)``.
-
-    The top ``ceil(f * N)`` patterns count (at least one). A uniform weight gives ``f``.
-    """
-    fr = _check_fractions(fractions)
-    if (att < 0).any():
-        raise ValueError("att: expected non-negative weights (raw_attention with absolute=True)")
-    return _shares(_sorted(att), fr)
-
-
-def concentration(att: torch.Tensor, fractions: Iterable[float] = (0.001, 0.01, 0.1)
-                  ) -> dict[str, torch.Tensor]:
-    """How concentrated each query's attention is over the ``N`` patterns; values ``(B,)``.
-
-    ``"top_<f>"``: share held by the top fraction ``f`` (uniform: ``f``); ``"participation"``:
-    ``(sum a)^2 / (N sum a^2)``, 1 for uniform weights and ``1/N`` for a single pattern (the
-    same measure as :func:`kvlib.dualform.concentration` on contribution sizes);
-    ``"peak_to_median"``: the largest weight over the median one (the lower median, as
-    ``torch.median``).
-    """
-    fractions = list(fractions)
-    _check_fractions(fractions)
-    if att.dim() != 2 or (att < 0).any():
-        raise ValueError(f"att: expected non-negative weights of shape (B, N), got shape "
-                         f"{tuple(att.shape)}" + (" with negative entries" if att.dim() == 2 else ""))
-    return _from_sorted(_sorted(att), fractions)
-
-
-def _from_sorted(desc: torch.Tensor, fractions: list[float]) -> dict[str, torch.Tensor]:
-    """:func:`concentration` from weights already sorted in descending order (one sort serves all)."""
-    N = desc.shape[1]
-    shares = _shares(desc, _check_fractions(fractions))
-    out = {f"top_{f:g}": shares[:, i] for i, f in enumerate(fractions)}
-    d = desc.double()
-    out["participation"] = d.sum(-1) ** 2 / (N * d.pow(2).sum(-1))
-    out["peak_to_median"] = d[:, 0] / d[:, N - 1 - (N - 1) // 2]
-    return out
-
-
-def shuffle_queries(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each query with its coordinates in a fresh random order: same values, no structure.
-
-    The baseline for a spotlight: it keeps the query's norm and value histogram, so any
-    concentration it still shows comes from the keys alone (e.g. bold training images).
-    """
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
-    order = torch.rand(x.shape, generator=generator).argsort(dim=-1).to(x.device)
-    return torch.gather(x, -1, order)
-
-
-def class_views(att: torch.Tensor, pattern_labels: torch.Tensor, query_labels: torch.Tensor,
-                predictions: torch.Tensor | None = None, k: int = 10, n_classes: int = 10
-                ) -> dict[str, torch.Tensor]:
-    """The source's per-class reading of the weights, per query; values ``(B,)``.
-
-    ``"same_class_top"``: fraction of the ``k`` most-attended patterns with the query's label;
-    ``"vote"``: the class whose patterns hold the largest total weight, and whether it is the
-    label (``"vote_is_label"``) and the model's prediction (``"vote_is_output"``, if given), as
-    in their ``MatchTracker``.
-    """
-    if not isinstance(k, int) or k < 1 or k > att.shape[1]:
-        raise ValueError(f"k: expected an int in 1..{att.shape[1]}, got {k!r}")
-    labels = pattern_labels.to(att.device)
-    yq = query_labels.to(att.device)
-    top = att.topk(k, dim=-1).indices
-    totals = att.new_zeros(att.shape[0], n_classes).index_add_(1, labels, att)   # (B, C)
-    vote = totals.argmax(-1)
-    out = {"same_class_top": (labels[top] == yq[:, None]).double().mean(-1),
-           "vote": vote, "vote_is_label": (vote == yq).double()}
-    if predictions is not None:
-        out["vote_is_output"] = (vote == predictions.to(att.device)).double()
-    return out
-
-
-def sorted_per_class(att: torch.Tensor, pattern_labels: torch.Tensor,
-                     fraction: float = SOURCE_TOP_PER_CLASS, n_classes: int = 10
-                     ) -> list[torch.Tensor]:
-    """For one query (``att`` of shape ``(N,)``): each class's largest weights, sorted.
-
-    Their figure: the top ``fraction`` of each class's patterns (500 of about 64,000 in the
-    source), class by class.
-    """
-    if att.dim() != 1:
-        raise ValueError(f"att: expected one query's weights, shape (N,), got {tuple(att.shape)}")
-    out = []
-    for c in range(n_classes):          # ten classes: the loop is over panels of a figure
-        a = att[pattern_labels.to(att.device) == c]
-        k = max(1, math.ceil(fraction * a.numel()))
-        out.append(a.topk(min(k, a.numel())).values if a.numel() else a)
     return out
 
 
@@ -447,23 +183,25 @@ def spotlight_stats(run: SpotlightRun, layers: Iterable[str] | None = None, k: i
                     by: str = "pattern", curve: Iterable[float] | None = None) -> dict[str, dict]:
     """Mean spotlight statistics over the run's query digits, per layer, with their baselines.
 
-    For each layer: :func:`concentration` and :func:`class_views` of the real queries, the
-    same for coordinate-shuffled queries (``"shuffled_<name>"``) and the uniform shares
-    (``"uniform_top_<f>"``). ``by="pattern"`` (the source's unit), ``"step"`` (summed over
-    each step's batch) or ``"example"`` (summed over the steps an example was seen in; class
-    views are per pattern only). ``out["model"]["accuracy"]`` is the run's test accuracy on
-    the queries; with ``curve`` (fractions), ``out["curves"][layer]`` holds the mean
+    For each layer: :func:`attention_concentration` and :func:`class_views` of the real
+    queries, the same for coordinate-shuffled queries (``"shuffled_<name>"``) and the uniform
+    shares (``"uniform_top_<f>"``). ``by="pattern"`` (the source's unit), ``"step"`` (summed
+    over each step's batch) or ``"example"`` (summed over the steps an example was seen in;
+    class views are per pattern only). ``out["model"]["accuracy"]`` is the run's test accuracy
+    on the queries; with ``curve`` (fractions), ``out["curves"][layer]`` holds the mean
     :func:`lorenz` shares of the real and the shuffled queries at those fractions.
     """
-    if by not in ("pattern", "step", "example"):
-        raise ValueError(f"by: expected 'pattern', 'step' or 'example', got {by!r}")
-    from kvlib.dualform import layer_io
-    fractions = list(fractions)
-    layers = run.layers if layers is None else list(layers)
+    run = _run(run)
+    check.option("by", by, ("pattern", "step", "example"))
+    fractions = _fractions("fractions", fractions)
+    curve = None if curve is None else _fractions("curve", curve)
+    layers = run.layers if layers is None else [check.option(f"layers[{i}]", n, run.layers)
+                                                for i, n in enumerate(check.sequence("layers", layers))]
+    k = check.count("k", k, minimum=1)
     io = layer_io(run.model, layers, run.x_query)
     with torch.no_grad():
         pred = run.model(run.x_query).argmax(-1)
-    g = torch.Generator().manual_seed(seed)
+    g = seed_stream(check.seed("seed", seed))
     out: dict[str, dict] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     with _one_thread(run.x_query.device):
@@ -478,7 +216,7 @@ def spotlight_stats(run: SpotlightRun, layers: Iterable[str] | None = None, k: i
 
 def _layer_stats(run: SpotlightRun, name: str, q: torch.Tensor, pred: torch.Tensor,
                  g: torch.Generator, k: int, fractions: list[float], by: str,
-                 curve: Iterable[float] | None) -> tuple[dict[str, float], dict[str, list[float]]]:
+                 curve: list[float] | None) -> tuple[dict[str, float], dict[str, list[float]]]:
     """One layer of :func:`spotlight_stats`: the statistics and (if asked) the curves."""
     mem = run.recorder.memories[name]
     B = q.shape[0]
@@ -487,20 +225,91 @@ def _layer_stats(run: SpotlightRun, name: str, q: torch.Tensor, pred: torch.Tens
     curves: dict[str, list[float]] = {} if curve is None else {"fractions": list(curve)}
     for tag, att in (("", both[:B]), ("shuffled_", both[B:])):
         if by == "pattern":
-            for key, v in class_views(att, run.pattern_labels(name), run.y_query, pred,
-                                      k=k).items():
+            for key, v in class_views(att, run.pattern_labels(name), run.y_query, pred, k=k).items():
                 if key != "vote":
                     stats[tag + key] = float(v.mean())
         units = att if by == "pattern" else aggregate(
             att, pattern_steps(mem) if by == "step" else mem.example_ids())
-        desc = _sorted(units)                                               # one sort for all
-        for key, v in _from_sorted(desc, fractions).items():
+        desc = sorted_weights(units)                                        # one sort for all
+        for key, v in attention_concentration(desc, fractions, presorted=True).items():
             stats[tag + key] = float(v.mean())
         if curve is not None:
             curves[tag.rstrip("_") or "real"] = \
-                _shares(desc, _check_fractions(curve)).mean(0).tolist()
+                lorenz(desc, curve, presorted=True).mean(0).tolist()
     n_units = units.shape[1]
     for f in fractions:
         stats[f"uniform_top_{f:g}"] = max(1, math.ceil(f * n_units - 1e-9)) / n_units
     stats["n_units"] = float(n_units)
     return stats, curves
+
+
+def spotlight_views(run: SpotlightRun, query: int = 0) -> dict:
+    """One query's attention, as Irie et al. plot it: per layer, each class's top weights, sorted.
+
+    Also the median weight over all patterns (the bulk the spotlight stands out of).
+    Returns ``{"label": int, "layers": {layer: {"per_class": [[...] x 10], "median": float}}}``.
+    """
+    run = _run(run)
+    query = check.number("query", query, low=0, high=run.y_query.shape[0] - 1, integer=True)
+    io = layer_io(run.model, run.layers, run.x_query[query:query + 1])
+    views = {}
+    with _one_thread(run.x_query.device):
+        for name in run.layers:
+            att = raw_attention(run.recorder.memories[name], io[name][0])[0]
+            views[name] = {"per_class": [t.tolist() for t in sorted_per_class(att, run.pattern_labels(name))],
+                           "median": float(att.median())}
+    return {"label": int(run.y_query[query]), "layers": views}
+
+
+def spotlight_study(run: SpotlightRun, query: int | None = None,
+                    curve: Iterable[float] = CURVE_FRACTIONS) -> dict:
+    """Everything Chapter 3 shows of a spotlight run: the identity, the statistics, one digit's view.
+
+    ``"identity"``: :func:`attention_identity_error`; ``"stats"`` and ``"curves"``:
+    :func:`spotlight_stats` (``"accuracy"`` split off); ``"views"``: :func:`spotlight_views` of
+    ``query`` (default: the first correctly classified query digit, as in their figures).
+    """
+    run = _run(run)
+    curve = _fractions("curve", curve)
+    if query is None:
+        with torch.no_grad():
+            correct = (run.model(run.x_query).argmax(-1) == run.y_query).nonzero().flatten()
+        query = int(correct[0]) if correct.numel() else 0
+    stats = spotlight_stats(run, curve=curve)
+    return {"identity": attention_identity_error(run), "curves": stats.pop("curves"),
+            "accuracy": stats.pop("model")["accuracy"], "stats": stats,
+            "views": spotlight_views(run, query), "footprint": run.recorder.footprint()}
+
+
+def attention_summary(memory: LayerMemory, x: torch.Tensor, example_labels: torch.Tensor,
+                      query_labels: torch.Tensor, k: int = 10, fraction: float = 0.01) -> dict[str, float]:
+    """The source's statistic on any recorded layer, to set beside :mod:`kvlib.contributions`.
+
+    For queries ``x`` (the layer's inputs) and the labels of the training examples and the
+    queries: the mean share of the attention held by the top ``fraction`` of patterns
+    (``"top_pattern"``) and, summed per example, of examples (``"top_example"``), the
+    participation ratio per example (``"participation_example"``), the fraction of the ``k``
+    most-attended patterns in the query's class (``"same_class"``), and the coefficients of
+    variation of the stored values' sizes (``"cv_values"``) and of each query's attention
+    (``"cv_attention"``).
+    """
+    memory = _memory(memory)
+    x = check.tensor("x", x, ndim=2, dtype="any", nonempty=True)
+    example_labels = check.tensor("example_labels", example_labels, ndim=1, dtype="int", nonempty=True)
+    fractions = [check.number("fraction", fraction, low=0, low_open=True, high=1)]
+    att = raw_attention(memory, x)                                    # (B, N), per pattern and step
+    ids = memory.example_ids()
+    if ids.numel() and int(ids.max()) >= example_labels.shape[0]:
+        raise ValueError(f"example_labels: expected a label for each of the {int(ids.max()) + 1} "
+                         f"training examples, got {example_labels.shape[0]}")
+    per_example = aggregate(att, ids, example_labels.shape[0])
+    c_pattern = attention_concentration(att, fractions)
+    c_example = attention_concentration(per_example, fractions)
+    same = class_views(att, example_labels.cpu()[ids], query_labels, k=k,
+                       n_classes=int(example_labels.max()) + 1)["same_class_top"]
+    size = torch.cat(memory.values).norm(dim=1)                       # |value| of every memory
+    top = f"top_{fractions[0]:g}"
+    return {"top_pattern": float(c_pattern[top].mean()), "top_example": float(c_example[top].mean()),
+            "participation_example": float(c_example["participation"].mean()),
+            "same_class": float(same.mean()), "cv_values": float(size.std() / size.mean()),
+            "cv_attention": float((att.std(-1) / att.mean(-1)).mean())}

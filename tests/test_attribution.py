@@ -1,15 +1,17 @@
 """Spotlights of attention (Irie, Csordás & Schmidhuber 2022): the weights are the dual form's, exactly."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
 from conftest import requires_data, tol
+from kvlib import attention_stats as AS
 from kvlib import attribution as A
-from kvlib.dualform import MemoryRecorder, layer_io, make_mlp
+from kvlib.dualform import LayerMemory, layer_io
+from kvlib.recorder import MemoryRecorder
+from kvlib.spotlight_run import SpotlightConfig, SpotlightRun, train_recorded
+from kvlib.training import make_mlp
 
 F64 = torch.float64
 
@@ -77,83 +79,13 @@ def test_pattern_weights_are_the_unrolled_momentum_sum():
         A.pattern_weights(mem, 1.0)
 
 
-def test_concentration_extremes_and_lorenz():
-    N = 1000
-    one = torch.zeros(2, N, dtype=F64)
-    one[:, 17] = 3.0
-    c = A.concentration(one, (0.001, 0.5))
-    assert torch.allclose(c["top_0.001"], torch.ones(2, dtype=F64))
-    assert torch.allclose(c["participation"], torch.full((2,), 1 / N, dtype=F64))
-    flat = torch.ones(1, N, dtype=F64)
-    c = A.concentration(flat, (0.001, 0.01, 0.5))
-    for f in (0.001, 0.01, 0.5):
-        assert c[f"top_{f:g}"].item() == pytest.approx(f)
-    assert c["participation"].item() == pytest.approx(1.0)
-    assert c["peak_to_median"].item() == pytest.approx(1.0)
-    # a geometric profile: the top k of N hold (1 - r^k) / (1 - r^N)
-    r = 0.99
-    geo = r ** torch.arange(N, dtype=F64)[None].flip(-1)
-    share = A.lorenz(geo, [0.01, 0.1])
-    assert torch.allclose(share[0], torch.tensor([(1 - r ** k) / (1 - r ** N) for k in (10, 100)],
-                                                 dtype=F64), atol=1e-12)
-    with pytest.raises(ValueError, match="fractions"):
-        A.lorenz(flat, [0.0])
-    with pytest.raises(ValueError, match="att"):
-        A.concentration(-flat)
+_RUNS: dict[int, SpotlightRun] = {}
 
 
-def test_class_views_vote_and_top_k_on_planted_patterns():
-    labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    att = torch.tensor([[5.0, 4.0, 1.0, 1.0, 0.5, 0.5],      # top and vote: class 0
-                        [3.0, 0.0, 2.0, 2.0, 0.1, 0.0]], dtype=F64)   # top: 0, vote: 1
-    v = A.class_views(att, labels, torch.tensor([0, 1]), torch.tensor([0, 2]), k=1, n_classes=3)
-    assert v["vote"].tolist() == [0, 1]
-    assert v["vote_is_label"].tolist() == [1.0, 1.0]
-    assert v["vote_is_output"].tolist() == [1.0, 0.0]
-    assert v["same_class_top"].tolist() == [1.0, 0.0]
-    per = A.sorted_per_class(att[0], labels, fraction=0.5, n_classes=3)
-    assert [t.tolist() for t in per] == [[5.0], [1.0], [0.5]]
-    steps = torch.tensor([0, 0, 1, 1, 2, 2])
-    assert A.aggregate(att, steps).tolist() == [[9.0, 2.0, 1.0], [3.0, 4.0, 0.1]]
-
-
-def test_shuffled_queries_keep_their_values_and_lose_their_order():
-    x = torch.arange(24, dtype=F64).view(2, 12)
-    s = A.shuffle_queries(x, torch.Generator().manual_seed(0))
-    assert torch.equal(s.sort(-1).values, x)
-    assert not torch.equal(s, x)
-    with pytest.raises(TypeError, match="generator"):
-        A.shuffle_queries(x, 0)
-
-
-def test_config_settings_and_errors():
-    src = A.SpotlightConfig.source()
-    assert (src.hidden, src.steps, src.batch_size, src.lr, src.momentum, src.grad_clip) == \
-        ((800, 800), 5000, 128, 3e-3, 0.9, 1.0)                # the source's sweep and defaults
-    assert A.SpotlightConfig.named("source", hidden=[64, 64], dtype="float64").hidden == (64, 64)
-    with pytest.raises(ValueError, match="setting"):
-        A.SpotlightConfig.named("paper")
-    with pytest.raises(ValueError, match="width"):
-        A.SpotlightConfig.named("book", width=3)
-    with pytest.raises(ValueError, match="steps"):
-        A.SpotlightConfig(steps=0)
-
-
-@requires_data
-def test_mnist_run_is_exactly_a_dual_form_in_float64():
-    run = A.train_recorded(A.SpotlightConfig(hidden=(32, 32), steps=40, n_train=2000, n_queries=20,
-                                             grad_clip=0.3))      # low enough to clip often
-    assert any(s < 1 for s in run.clip_scales)
-    assert max(A.attention_identity_error(run).values()) <= tol(F64)
-
-
-_RUNS: dict[int, A.SpotlightRun] = {}
-
-
-def _mnist_run(seed: int) -> A.SpotlightRun:
+def _mnist_run(seed: int) -> SpotlightRun:
     """The source's model shape and optimiser, small: trained once per seed for the tests below."""
     if seed not in _RUNS:
-        _RUNS[seed] = A.train_recorded(A.SpotlightConfig(hidden=(32, 32), steps=100, n_train=4000,
+        _RUNS[seed] = train_recorded(SpotlightConfig(hidden=(32, 32), steps=100, n_train=4000,
                                                          n_queries=50, seed=seed))
     return _RUNS[seed]
 
@@ -192,5 +124,19 @@ def test_raw_attention_checks_its_input():
     with pytest.raises(ValueError, match="x: expected shape"):
         A.raw_attention(rec.memories["0"], torch.randn(3, 11, dtype=F64))
     with pytest.raises(ValueError, match="index"):
-        A.aggregate(torch.ones(2, 5), torch.zeros(4, dtype=torch.long))
-    assert math.isclose(A.SOURCE_TOP_PER_CLASS, 500 / 64000)
+        AS.aggregate(torch.ones(2, 5), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="att"):
+        AS.lorenz(torch.ones(2, 0), [0.5])                   # no patterns: undefined
+
+
+def test_attention_summary_on_planted_patterns():
+    """Two classes of one-hot patterns: a query along class 0's axes attends to class 0 only."""
+    keys = torch.eye(4, dtype=F64)
+    mem = LayerMemory("p", torch.zeros(1, 4, dtype=F64), False, keys=[keys],
+                      values=[torch.tensor([[1.0], [1.0], [1.0], [3.0]], dtype=F64)], decay=[1.0],
+                      tags=["train"], ids=[torch.arange(4)])
+    s = A.attention_summary(mem, torch.tensor([[1.0, 1.0, 0.0, 0.0]], dtype=F64),
+                            torch.tensor([0, 0, 1, 1]), torch.tensor([0]), k=2, fraction=0.5)
+    assert s["same_class"] == 1.0 and s["top_pattern"] == 1.0 and s["top_example"] == 1.0
+    assert s["participation_example"] == pytest.approx(0.5)
+    assert s["cv_values"] == pytest.approx(float(torch.tensor([1.0, 1, 1, 3]).std() / 1.5))

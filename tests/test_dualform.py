@@ -1,29 +1,19 @@
-"""Chapter 3: a linear layer trained by SGD is a key-value memory (Eqs 10-11), exactly."""
+"""Chapter 3: a linear layer trained by SGD is a key-value memory (Eqs 10-11), read in both forms."""
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from conftest import requires_data, tol
-from kvlib import dualform as D
-from kvlib.dualform import LayerMemory, MemoryRecorder
+from conftest import tol
+from kvlib.dual_identity import layer_errors
+from kvlib.dualform import LayerMemory, dual_forward, layer_io
+from kvlib.recorder import MemoryRecorder
+from kvlib.training import make_mlp
 
 F64 = torch.float64
-
-
-def _train(model, opt, rec, xs, ys, steps, ids=True, phase=None):
-    """A few SGD steps on fixed data; returns nothing (the recorder keeps the memories)."""
-    g = torch.Generator().manual_seed(1)
-    for _ in range(steps):
-        idx = torch.randint(xs.shape[0], (8,), generator=g)
-        if ids:
-            rec.set_example_ids(idx)
-        loss = nn.functional.cross_entropy(model(xs[idx]), ys[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
 
 
 def _data(n=64, d=12, c=3, seed=0):
@@ -31,14 +21,41 @@ def _data(n=64, d=12, c=3, seed=0):
     return torch.randn(n, d, generator=g, dtype=F64), torch.randint(c, (n,), generator=g)
 
 
+def _train(model, opt, rec, xs, ys, steps, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(xs.shape[0], (8,), generator=g)
+        rec.set_example_ids(idx)
+        loss = nn.functional.cross_entropy(model(xs[idx]), ys[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _two_tasks(bias=False, seed=5, steps=15):
+    """A 12-10-4 MLP trained on task 1, then on task 2 (other labels); memories tagged."""
+    x, y = _data(seed=seed)
+    model = make_mlp((12, 10, 4), bias=bias, seed=seed)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = MemoryRecorder(model, opt)
+    with rec.phase("task1"):
+        _train(model, opt, rec, x, y, steps)
+    with torch.no_grad():
+        after1 = model(x).clone()
+    with rec.phase("task2"):
+        _train(model, opt, rec, x, y + 1, steps, seed=2)
+    rec.remove()
+    return model, rec, x, after1
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_identity_every_layer_and_whole_network(bias):
     x, y = _data()
-    model = D.make_mlp((12, 16, 8, 3), bias=bias, seed=0)
+    model = make_mlp((12, 16, 8, 3), bias=bias, seed=0)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     rec = MemoryRecorder(model, opt)
     _train(model, opt, rec, x, y, 40)
-    errs = D.layer_errors(model, rec, x)
+    errs = layer_errors(model, rec, x)
     assert set(errs) == {"0", "2", "4"}
     assert max(errs.values()) <= tol(F64)
     for name, mem in rec.memories.items():           # Eq 10: the weights themselves
@@ -47,10 +64,10 @@ def test_identity_every_layer_and_whole_network(bias):
             W = torch.cat([W, model.get_submodule(name).bias[:, None]], 1)
         assert torch.allclose(mem.weight(), W.detach(), atol=1e-12, rtol=0)
     with torch.no_grad():
-        assert (D.dual_forward(model, rec, x) - model(x)).abs().max() <= tol(F64)
+        assert (dual_forward(model, rec, x) - model(x)).abs().max() <= tol(F64)
 
 
-def test_sequence_inputs_are_flattened_into_memories():
+def test_sequence_inputs_are_flattened_into_memories_and_read_back():
     lin = nn.Linear(5, 4, dtype=F64)
     opt = torch.optim.SGD(lin.parameters(), lr=0.05)
     rec = MemoryRecorder(lin, opt)
@@ -63,7 +80,8 @@ def test_sequence_inputs_are_flattened_into_memories():
     mem = rec.memories[""]
     assert mem.n_memories == 3 * 21
     with torch.no_grad():
-        assert (mem(x.reshape(-1, 5)) - lin(x).reshape(-1, 4)).abs().max() <= tol(F64)
+        assert (mem(x) - lin(x)).abs().max() <= tol(F64)          # (..., d_in) in, (..., d_out) out
+        assert (mem.forward(x, chunk=5) - lin(x)).abs().max() <= tol(F64)   # many small blocks
 
 
 @settings(max_examples=12, deadline=None)
@@ -84,219 +102,129 @@ def test_identity_property(d_in, d_out, lr, steps, bias):
         assert (rec.memories[""](q) - lin(q)).abs().max() <= tol(F64) * max(1.0, lr * steps)
 
 
-@pytest.mark.parametrize("make, word", [
-    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), "momentum"),
-    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True), "momentum"),
-    (lambda p: torch.optim.Adam(p, lr=1e-3), "Adam"),
-])
-def test_refuses_optimisers_it_cannot_express(make, word):
-    model = D.make_mlp((4, 3), seed=0)
-    with pytest.raises(ValueError, match=word):
-        MemoryRecorder(model, make(model.parameters()))
-    MemoryRecorder(model, make(model.parameters()), approximate=True)   # on purpose: allowed
+def test_attention_is_the_dot_product_with_every_stored_key():
+    model, rec, x, _ = _two_tasks(bias=True)
+    mem = rec.memories["0"]
+    K = torch.cat(mem.keys)                              # (N, 13): inputs and the bias's 1
+    assert torch.allclose(mem.attention(x[:5]), torch.cat([x[:5], torch.ones(5, 1, dtype=F64)], 1) @ K.T,
+                          atol=1e-12, rtol=0)
 
 
-def test_bias_in_another_param_group_is_refused():
-    lin = nn.Linear(3, 2)
-    opt = torch.optim.SGD([{"params": [lin.weight]}, {"params": [lin.bias], "lr": 1.0}], lr=0.1)
-    with pytest.raises(ValueError, match="bias"):
-        MemoryRecorder(lin, opt)
-
-
-@pytest.mark.parametrize("setting", ["momentum", "adam", "weight_decay"])
-def test_negative_controls_break_the_identity(setting):
-    x, y = _data(seed=3)
-    errs, _, _ = D.identity_errors(setting, x, y, x, sizes=(12, 16, 3), steps=30, batch_size=8,
-                                   lr=0.1, weight_decay=0.05)
-    exact, _, _ = D.identity_errors("sgd", x, y, x, sizes=(12, 16, 3), steps=30, batch_size=8,
-                                    lr=0.1, weight_decay=0.05)
-    assert max(exact.values()) <= tol(F64)
-    assert max(errs.values()) > 1e-4 > 1e6 * max(exact.values())
-
-
-def test_decayed_dual_form_is_exact_and_naive_is_not():
-    x, y = _data(seed=4)
-    model = D.make_mlp((12, 10, 3), seed=1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.05)
-    rec = MemoryRecorder(model, opt)
-    _train(model, opt, rec, x, y, 30)
-    assert max(D.layer_errors(model, rec, x).values()) <= tol(F64)
-    assert max(D.layer_errors(model, rec, x, decay=False).values()) > 1e-3
-    # the same run recorded "approximately" (decay ignored at recording) is the naive memory
-    model2 = D.make_mlp((12, 10, 3), seed=1)
-    opt2 = torch.optim.SGD(model2.parameters(), lr=0.1, weight_decay=0.05)
-    rec2 = MemoryRecorder(model2, opt2, approximate=True)
-    _train(model2, opt2, rec2, x, y, 30)
-    for name in rec.memories:
-        assert torch.allclose(rec2.memories[name].weight(), rec.memories[name].weight(decay=False),
-                              atol=1e-12, rtol=0)
-    # step weights: each step's memories decay by (1 - lr * wd) for every later step
-    sw = rec.memories["0"].step_weights()
-    assert torch.allclose(sw[-1], torch.tensor(1.0, dtype=F64))
-    assert torch.allclose(sw[0], torch.tensor((1 - 0.1 * 0.05) ** 29, dtype=F64))
-
-
-def test_tags_split_the_output_and_scaling_out_a_phase_restores_it():
-    x, y = _data(seed=5)
-    model = D.make_mlp((12, 10, 3), seed=2)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rec = MemoryRecorder(model, opt)
-    with rec.phase("task1"):
-        _train(model, opt, rec, x, y, 15)
+def test_scaling_out_a_phase_restores_the_network_before_it():
+    model, rec, x, after1 = _two_tasks()
     with torch.no_grad():
-        after1 = model(x).clone()
-    with rec.phase("task2"):
-        _train(model, opt, rec, x, (y + 1) % 3, 15)
-    with torch.no_grad():
-        assert (D.dual_forward(model, rec, x, scale={"task2": 0.0}) - after1).abs().max() <= tol(F64)
-        assert (D.dual_forward(model, rec, x) - after1).abs().max() > 1e-3
+        assert (dual_forward(model, rec, x, scale={"task2": 0.0}) - after1).abs().max() <= tol(F64)
+        assert (dual_forward(model, rec, x) - after1).abs().max() > 1e-3
     mem = rec.memories["2"]
     h = torch.relu(model[0](x)).detach()
     parts = mem.tag_outputs(h)
     assert list(parts) == ["W0", "task1", "task2"]
     assert (sum(parts.values()) - mem(h)).abs().max() <= tol(F64)
-    shares = mem.tag_shares(h)
-    assert torch.allclose(sum(shares.values()), torch.ones(h.shape[0], dtype=F64), atol=1e-10)
+    few = mem.tag_outputs(h[:2])                         # fewer queries than outputs: the dual path
+    assert all((few[k] - parts[k][:2]).abs().max() <= tol(F64) for k in parts)
+    shares, live = mem.tag_shares(h), mem(h).norm(dim=-1) > 0     # a zero output has no shares
+    assert 0 < int(live.sum()) < h.shape[0]                      # (dead ReLU rows: no bias here)
+    assert torch.allclose(sum(shares.values())[live], torch.ones(int(live.sum()), dtype=F64), atol=1e-10)
+    assert (sum(shares.values())[~live] == 0).all()
     with pytest.raises(ValueError, match="scale"):
         mem.forward(h, scale={"task3": 1.0})
 
 
-def test_example_contributions_add_up_and_support_is_a_decomposition():
-    x, y = _data(n=20, seed=6)
-    model = D.make_mlp((12, 6, 3), seed=3)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rec = MemoryRecorder(model, opt)
-    _train(model, opt, rec, x, y, 25)                  # 200 draws from 20 examples: repeats
+@pytest.mark.parametrize("beta", [0.0, 1.0, 1.7])
+@pytest.mark.parametrize("scale_w0", [True, False])
+def test_beta_through_the_memory_is_eq10_with_scaled_memories(beta, scale_w0):
+    """Figure 3's reactivation: W = b W0 (or W0) + b sum_{task 1} v^T k + sum_{task 2} v^T k."""
+    model, rec, x, _ = _two_tasks()
+    for name, mem in rec.memories.items():
+        by_hand = {t: sum(v.T @ k for v, k, tag in zip(mem.values, mem.keys, mem.tags) if tag == t)
+                   for t in ("task1", "task2")}
+        want = (beta if scale_w0 else 1.0) * mem.W0 + beta * by_hand["task1"] + by_hand["task2"]
+        got = mem.weight(scale={"task1": beta}, scale_w0=scale_w0)
+        assert torch.allclose(got, want, atol=1e-12, rtol=0)
+        if not scale_w0:                                 # W0's own factor, named "W0"
+            assert torch.allclose(mem.weight(scale={"task1": beta, "W0": 0.5}),
+                                  want - 0.5 * mem.W0, atol=1e-12, rtol=0)
+        # the dual form with the same scales reads the same weights
+        h = layer_io(model, [name], x)[name][0]
+        assert (mem.forward(h, scale={"task1": beta}, scale_w0=scale_w0) - h @ want.T).abs().max() <= tol(F64)
+    with pytest.raises(ValueError, match="scale_w0"):
+        rec.memories["0"].weight(scale={"W0": 2.0}, scale_w0=True)
+
+
+def test_beta_sweep_matches_continuals_reactivated_weights():
+    """The LayerMemory API gives Chapter 6's beta-scaled weights (kvlib.continual's own code)."""
+    continual = pytest.importorskip("kvlib.continual")
+    model, rec, x, _ = _two_tasks()
+    for notebook_setting in ("notebook", "text"):
+        cfg = continual.ContinualConfig(setting=notebook_setting)
+        run = continual.ContinualRun(cfg, model, rec.memories, [], [], {})
+        for beta in (1.0, 1.3, 1.9):
+            theirs = continual.reactivated_weights(run, beta)
+            ours = [rec.memories[n].weight(scale={"task1": beta}, scale_w0=cfg.beta_scales_w0)
+                    for n in ("0", "2")]
+            for a, b in zip(ours, theirs):
+                assert torch.allclose(a, b, atol=1e-12, rtol=0)
+
+
+def test_tag_sums_are_rebuilt_when_steps_are_added():
+    model, rec, x, _ = _two_tasks()
     mem = rec.memories["0"]
-    q = torch.randn(4, 12, dtype=F64)
-    c = mem.example_contributions(q, n_examples=20)     # (B, E, d_out)
-    assert c.shape == (4, 20, 6)
-    w0 = mem.forward(q, tags=[])
-    assert (w0 + c.sum(1) - mem(q)).abs().max() <= tol(F64)
-    support = mem.example_scores(q, "support", n_examples=20)
-    y_out = mem(q)
-    w0_support = (w0 * y_out).sum(-1) / y_out.norm(dim=-1)
-    assert torch.allclose(support.sum(-1) + w0_support, y_out.norm(dim=-1), atol=1e-10)
-    att = mem.example_scores(q, "attention", n_examples=20)
-    assert torch.allclose(att.sum(-1), mem.attention(q).sum(-1), atol=1e-10)
+    before = mem.weight(tags=["task1"], include_w0=False).clone()
+    opt = rec.optimizer
+    rec2 = MemoryRecorder(model, opt)                    # a new recorder: new memories ...
+    rec2.memories = rec.memories                         # ... written into the old ones
+    with rec2.phase("task1"):
+        _train(model, opt, rec2, x, (x[:, 0] > 0).long(), 3, seed=9)
+    rec2.remove()
+    after = mem.weight(tags=["task1"], include_w0=False)
+    assert not torch.allclose(before, after)
+    assert torch.allclose(mem.weight(), model[0].weight.detach(), atol=1e-12, rtol=0)
 
 
-def test_top_examples_finds_a_planted_memory():
-    # keys one-hot: the query e_j attends to memory j only, so j must come out on top
-    E, d = 6, 6
-    mem = LayerMemory("planted", torch.zeros(2, d, dtype=F64), has_bias=False,
-                      keys=[torch.eye(d, dtype=F64)], values=[torch.ones(E, 2, dtype=F64)],
-                      decay=[1.0], tags=["train"], ids=[torch.arange(E)])
-    idx, score = mem.top_examples(torch.eye(d, dtype=F64)[[4, 1]], k=1)
-    assert idx[:, 0].tolist() == [4, 1]
-    assert torch.allclose(score[:, 0], torch.full((2,), 2 ** 0.5, dtype=F64))
+# -------------------------------------------------- issue 12: wrong results that were silent
+def test_integer_queries_read_the_float_memory_not_a_truncated_one():
+    mem = LayerMemory("m", torch.full((2, 3), 0.25, dtype=F64), False, keys=[torch.eye(3, dtype=F64)],
+                      values=[torch.full((3, 2), 0.5, dtype=F64)], decay=[1.0], tags=["train"])
+    q = torch.tensor([[1, 2, 3]])
+    want = mem.forward(q.double())
+    assert torch.equal(mem.forward(q), want)                         # was all zeros (weights cast to int)
+    assert float(want.abs().min()) > 0
+    assert mem.forward(q).dtype == F64
+    assert torch.equal(mem.attention(q), mem.attention(q.double()))
+    assert torch.equal(mem.tag_outputs(q)["train"], mem.tag_outputs(q.double())["train"])
 
 
-def test_concentration_extremes():
-    one = torch.zeros(1, 100, 3)
-    one[0, 7] = 1.0
-    conc = D.concentration(one)
-    assert conc["top_share"].item() == pytest.approx(1.0)
-    assert conc["effective_fraction"].item() == pytest.approx(0.01)
-    flat = D.concentration(torch.ones(1, 100, 3))
-    assert flat["top_share"].item() == pytest.approx(0.01)
-    assert flat["effective_fraction"].item() == pytest.approx(1.0)
+def test_a_tag_given_as_a_string_is_one_tag():
+    model, rec, x, _ = _two_tasks()
+    mem = rec.memories["0"]
+    assert torch.equal(mem.weight(tags="task1"), mem.weight(tags=["task1"]))   # was: 't','a','s','k','1'
+    assert not torch.equal(mem.weight(tags="task1"), mem.W0)
+    with pytest.raises(ValueError, match="tags"):
+        mem.weight(tags=["task"])                                     # unknown: an error, not nothing
 
 
-def test_example_indices_are_required_and_checked():
-    x, y = _data()
-    model = D.make_mlp((12, 3), seed=0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rec = MemoryRecorder(model, opt)
-    _train(model, opt, rec, x, y, 2, ids=False)
-    with pytest.raises(ValueError, match="set_example_ids"):
-        rec.memories["0"].example_contributions(x)
-    with pytest.raises(ValueError, match="ids"):
-        rec.set_example_ids(torch.rand(8))
+def test_bad_arguments_are_clear_errors():
+    model, rec, x, _ = _two_tasks()
+    mem = rec.memories["0"]
+    with pytest.raises(ValueError, match="x: expected shape"):
+        mem.forward(torch.randn(3, 11, dtype=F64))
+    with pytest.raises(ValueError, match="x: expected finite"):
+        mem.forward(torch.full((1, 12), float("nan"), dtype=F64))
+    with pytest.raises(ValueError, match=r"scale\['task1'\]"):
+        mem.weight(scale={"task1": -1.0})
     with pytest.raises(TypeError, match="Sequential"):
-        D.dual_forward(nn.Linear(12, 3), rec, x)
-    with pytest.raises(ValueError, match="setting"):
-        D.identity_errors("rmsprop", x, y, x)
-    with pytest.raises(ValueError, match="by"):
-        rec.memories["0"].example_scores(x, by="largest")
+        dual_forward(nn.Linear(12, 3), rec, x)
+    with pytest.raises(ValueError, match="values"):
+        LayerMemory("m", torch.zeros(2, 3), False, keys=[torch.eye(3)], values=[], decay=[1.0], tags=["a"])
+    with pytest.raises(ValueError, match="tags"):
+        LayerMemory("m", torch.zeros(2, 3), False, keys=[torch.eye(3)], values=[torch.ones(3, 2)],
+                    decay=[1.0], tags=["W0"])
 
 
-def test_make_mlp_leaves_the_global_rng_alone():
-    state = torch.random.get_rng_state()
-    D.make_mlp((4, 3, 2), seed=5)
-    assert torch.equal(state, torch.random.get_rng_state())
-    a, b = D.make_mlp((4, 3), seed=5), D.make_mlp((4, 3), seed=5)
-    assert torch.equal(a[0].weight, b[0].weight)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_same_memories_on_gpu():
-    x, y = _data(seed=7)
-    out = {}
-    for dev in ("cpu", "cuda"):
-        errs, rec, model = D.identity_errors("sgd", x.to(dev), y.to(dev), x.to(dev),
-                                             sizes=(12, 8, 3), steps=20, batch_size=8)
-        assert max(errs.values()) <= tol(F64, dev)
-        out[dev] = rec.memories["0"].weight().cpu()
-    assert torch.allclose(out["cpu"], out["cuda"], atol=1e-10)
-
-
-@requires_data
-def test_identity_on_mnist_and_controls_are_orders_of_magnitude_worse():
-    res = D.dual_form_identity(n_train=400, n_test=100, steps=120, hidden=32)
-    assert res["max_abs_error_float64"] <= 1e-10
-    assert set(res["controls"]) == {"momentum", "adam", "weight_decay",
-                                    "weight_decay_decayed_memories"}
-    assert res["controls"]["weight_decay_decayed_memories"] <= 1e-10
-    for name in ("momentum", "adam", "weight_decay"):
-        assert res["controls"][name] > 1e6 * res["max_abs_error_float64"]
-        assert res["controls"][name] > 1e-3
-
-
-def test_momentum_is_a_memory_with_reweighted_steps():
-    """Chapter 3, exercise 1: with momentum mu, step s's pairs count (1 - mu^(T-s)) / (1 - mu)."""
-    torch.manual_seed(0)
-    lin = nn.Linear(6, 4, bias=False, dtype=F64)
-    mu, lr, T = 0.9, 0.05, 25
-    opt = torch.optim.SGD(lin.parameters(), lr=lr, momentum=mu)
-    rec = MemoryRecorder(lin, opt, approximate=True)
-    for _ in range(T):
-        loss = lin(torch.randn(5, 6, dtype=F64)).sin().sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    mem = rec.memories[""]
-    w = [(1 - mu ** (T - s)) / (1 - mu) for s in range(T)]
-    W = mem.W0 + sum(w[s] * mem.values[s].T @ mem.keys[s] for s in range(T))
-    assert (W - lin.weight.detach()).abs().max() <= tol(F64)
-    assert (mem.weight() - lin.weight.detach()).abs().max() > 1e-3     # unweighted: wrong
-
-
-def test_retrieval_stats_finds_same_class_examples_on_separable_data():
-    g = torch.Generator().manual_seed(0)
-    centres = 4.0 * torch.randn(3, 12, generator=g, dtype=F64)
-    y = torch.arange(3).repeat_interleave(40)
-    x = (centres[y] + torch.randn(120, 12, generator=g, dtype=F64)).relu()
-    model = D.make_mlp((12, 16, 3), seed=0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    rec = MemoryRecorder(model, opt)
-    D.train_classifier(model, opt, x, y, epochs=5, batch_size=10, recorder=rec)
-    io = D.layer_io(model, ["2"], x[::7])
-    stats = D.retrieval_stats(rec.memories["2"], io["2"][0], y, y[::7], k=10, batch=4)
-    assert stats["same_class_support"] > 0.8                  # chance is 1/3
-    with pytest.raises(ValueError, match="query_labels"):
-        D.retrieval_stats(rec.memories["2"], io["2"][0], y, y[:3])
-
-
-@requires_data
-def test_sequential_tasks_forget_yet_erase_nothing():
-    res = D.sequential_tasks(seed=1, n_per_task=2000)
-    after1, after2 = res["accuracy_after_task1"], res["accuracy_after_task2"]
-    assert after1["task1"] > 0.95 and after2["task2"] > 0.9
-    assert after2["task1"] < after1["task1"] - 0.3                   # interference
-    assert res["max_abs_diff_without_task2_vs_after_task1"] <= 1e-10  # ...but nothing erased
-    assert res["task1_accuracy_without_task2_memories"] == after1["task1"]
-    mem = res["recorder"].memories["2"]
-    assert set(mem.tags) == {"task1", "task2"}
-    ids = mem.example_ids()
-    assert ids.min() == 0 and ids.max() == res["train_x"].shape[0] - 1
+def test_an_empty_memory_reads_its_initial_weights():
+    mem = LayerMemory("empty", torch.eye(2, dtype=F64), False)
+    q = torch.tensor([[1.0, 2.0]], dtype=F64)
+    assert torch.equal(mem.forward(q), q)
+    assert torch.equal(mem.weight(), mem.W0)
+    assert mem.attention(q).shape == (1, 0)
+    assert mem.step_weights().shape == (0,)

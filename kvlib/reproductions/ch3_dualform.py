@@ -6,7 +6,7 @@ identity rows are algebra (the source's Eqs for the dual form, the review's Eqs 
 exact up to float64 rounding. The spotlight rows compute the source's statistic
 (:func:`kvlib.attribution.raw_attention`: ``|x . x_t|`` per training pattern and step, per
 layer) with the source's model shape, optimiser and data preparation at the book's CPU scale
-(:class:`kvlib.attribution.SpotlightConfig`); the source publishes those findings as figures,
+(:class:`kvlib.spotlight_run.SpotlightConfig`); the source publishes those findings as figures,
 so the rows state them as thresholds, each justified in its note.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ PAPER = "https://arxiv.org/abs/2202.05798"
 CODE = "https://github.com/RobertCsordas/linear_layer_as_attention"
 TASK = f"{CODE}/blob/main/tasks/simple/ff_as_attention/mnist_fmnist_ff_attention.py"
 SWITCH = ("python -m kvlib reproduce spotlights --set setting=source "
-          "(kvlib.attribution.SpotlightConfig.source())")
+          "(kvlib.spotlight_run.SpotlightConfig.source())")
 
 
 def _threads(device):
@@ -28,7 +28,7 @@ def _threads(device):
 
 @experiment("ch3-identity")
 def _identity(device) -> dict:
-    from kvlib.dualform import dual_form_identity
+    from kvlib.dual_identity import dual_form_identity
     with _threads(device):
         res = dual_form_identity(device, n_train=400, n_test=100, steps=120, hidden=32)
     return {"sgd": res["max_abs_error_float64"],
@@ -38,7 +38,8 @@ def _identity(device) -> dict:
 
 @experiment("ch3-spotlights")
 def _spotlights(device) -> dict:
-    from kvlib.attribution import SpotlightConfig, attention_identity_error, spotlight_stats, train_recorded
+    from kvlib.attribution import attention_identity_error, spotlight_stats
+    from kvlib.spotlight_run import SpotlightConfig, train_recorded
     run = train_recorded(SpotlightConfig(), device)          # Chapter 3's run
     with _threads(device):
         stats = spotlight_stats(run)
