@@ -69,13 +69,17 @@ mathjax:
 	  echo "warning: could not fetch MathJax $(MATHJAX_VERSION) with npm; the equation checks will be skipped"
 
 unit: $(STAMP) mathjax
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests --doctest-modules kvlib
 
 nbval: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env $(NOTEBOOKS)
 
+# Style (ruff), then the unit tests, kvlib's docstring examples and nbval over every notebook, on
+# two workers (a test file or notebook stays on one worker).
 test: $(STAMP) mathjax
-	$(PY) -m pytest -q tests $(NOTEBOOKS) --nbval-lax --nbval-current-env
+	$(VENV)/bin/ruff check kvlib tests conftest.py book
+	$(PY) -m pytest -q -n 2 --dist loadfile tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+	  --doctest-modules kvlib
 
 notebooks: $(STAMP)
 	for nb in $(NOTEBOOKS); do \

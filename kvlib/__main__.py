@@ -104,7 +104,7 @@ def _book_command(args) -> int:
     """``bench`` and ``notebooks``: one line on stderr and exit 2 when the book or a tool is missing."""
     import importlib.util
 
-    from kvlib import bench
+    from kvlib import bench, book_runs
 
     needs_book = args.cmd == "notebooks" or not args.no_notebooks
     if needs_book:
@@ -114,10 +114,10 @@ def _book_command(args) -> int:
                   f"pip install \"kvlib[bench]\"", file=sys.stderr)
             return 2
     try:
-        notebooks = bench.toc_notebooks(args.book) if needs_book else []
+        notebooks = book_runs.toc_notebooks(args.book) if needs_book else []
         from kvlib.device import get_device
         dev = get_device(args.device)
-    except (ValueError, bench.BookNotFound) as err:
+    except (ValueError, book_runs.BookNotFound) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.cmd == "bench":
@@ -125,7 +125,7 @@ def _book_command(args) -> int:
                               notebooks=needs_book, root=args.book if needs_book else None)
         print(f"wrote {args.out}/bench.json and {args.out}/bench.md ({rec['device_description']})")
         return 0
-    rows = bench.run_notebooks(notebooks, device=dev.type)
+    rows = book_runs.run_notebooks(notebooks, device=dev.type)
     bad = [r["notebook"] for r in rows if not r["within_tolerance"]]
     if bad:
         print(f"checked numbers differ from the committed outputs beyond their stated tolerances in: "

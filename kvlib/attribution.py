@@ -22,9 +22,10 @@ clipping rescales a whole step), so the attention weights are exactly the dual f
 from it, through :meth:`kvlib.dualform.LayerMemory.forward` and so :func:`kvlib.kernels.retrieve`
 (checked to 1e-10 in float64 by the tests).
 
-Added here, not in the source: concentration summaries (:func:`attention_concentration`: top
-shares against uniform, participation ratio, peak over median), a baseline query with its
-coordinates shuffled (:func:`shuffle_queries`), and the statistic on any recorded layer
+Added here, not in the source: concentration summaries
+(:func:`~kvlib.attention_stats.attention_concentration`: top shares against uniform,
+participation ratio, peak over median), a baseline query with its coordinates shuffled
+(:func:`~kvlib.attention_stats.shuffle_queries`), and the statistic on any recorded layer
 (:func:`attention_summary`, beside :mod:`kvlib.contributions`). Explained in Chapter 3,
 §Spotlights of attention.
 """
@@ -183,13 +184,14 @@ def spotlight_stats(run: SpotlightRun, layers: Iterable[str] | None = None, k: i
                     by: str = "pattern", curve: Iterable[float] | None = None) -> dict[str, dict]:
     """Mean spotlight statistics over the run's query digits, per layer, with their baselines.
 
-    For each layer: :func:`attention_concentration` and :func:`class_views` of the real
-    queries, the same for coordinate-shuffled queries (``"shuffled_<name>"``) and the uniform
-    shares (``"uniform_top_<f>"``). ``by="pattern"`` (the source's unit), ``"step"`` (summed
+    For each layer: :func:`~kvlib.attention_stats.attention_concentration` and
+    :func:`~kvlib.attention_stats.class_views` of the real queries, the same for
+    coordinate-shuffled queries (``"shuffled_<name>"``) and the uniform shares
+    (``"uniform_top_<f>"``). ``by="pattern"`` (the source's unit), ``"step"`` (summed
     over each step's batch) or ``"example"`` (summed over the steps an example was seen in;
     class views are per pattern only). ``out["model"]["accuracy"]`` is the run's test accuracy
     on the queries; with ``curve`` (fractions), ``out["curves"][layer]`` holds the mean
-    :func:`lorenz` shares of the real and the shuffled queries at those fractions.
+    :func:`kvlib.attention_stats.lorenz` shares of the real and the shuffled queries at those fractions.
     """
     run = _run(run)
     check.option("by", by, ("pattern", "step", "example"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,157 +33,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:                 # torch is imported where it is used: finding the book stays cheap
     import torch
 
-__all__ = ["BUDGETS", "BookNotFound", "book_root", "toc_files", "toc_notebooks", "checked_numbers",
-           "checked_outputs", "execute_notebook", "run_notebooks", "bench_kernels", "run_bench",
-           "to_markdown"]
+from kvlib.book_runs import run_notebooks, toc_notebooks
+
+__all__ = ["BUDGETS", "bench_kernels", "run_bench", "to_markdown"]
 
 #: The budgets the benchmark reports against (issue: the book on 2 CPU cores).
 BUDGETS = {"book_total_s": 300.0, "reproduce_fig3_s": 17.0, "notebook_peak_mib": 2048.0,
            "retrieve_vs_matmul": 0.5, "chunked_speedup": 10.0}
-
-#: The nbval cell tag of checked cells (see ``conftest.py`` and ``kvlib.notebook.check``).
-CHECK_TAG = "nbval-check-output"
-
-_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-
-
-class BookNotFound(FileNotFoundError):
-    """No book (a folder holding ``_toc.yml``) where one was expected."""
-
-
-def book_root(root: str | os.PathLike | None = None) -> Path:
-    """The book's folder: ``root`` (default: the current folder), which must hold ``_toc.yml``.
-
-    Raises :class:`BookNotFound` with a one-line message when it does not: the notebooks
-    are in a checkout of the book, never in the installed package.
-    """
-    folder = Path(root if root is not None else os.getcwd()).expanduser().resolve()
-    if not (folder / "_toc.yml").is_file():
-        raise BookNotFound(f"no book in {folder} (no _toc.yml there): run this from a checkout "
-                           "of kv-memory-book, or pass --book DIR")
-    return folder
-
-
-def toc_files(root: str | os.PathLike | None = None) -> list[str]:
-    """Every page listed in the book's ``_toc.yml`` (the root page first), as paths without suffix.
-
-    ``root`` is the book's folder (default: the current folder, see :func:`book_root`).
-    """
-    import yaml
-
-    root = book_root(root)
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return [toc["root"]] + files
-
-
-def toc_notebooks(root: str | os.PathLike | None = None) -> list[Path]:
-    """Every ``.ipynb`` listed in the book's ``_toc.yml``, in book order."""
-    root = book_root(root)
-    return [root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
-
-
-def _is_checked(cell: dict) -> bool:
-    return cell.get("cell_type") == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-
-
-def checked_outputs(nb: dict) -> list[str]:
-    """The text each checked cell (tag ``nbval-check-output``) printed, one string per cell.
-
-    Standard output and displayed results only: warnings on standard error are not results.
-    """
-    texts = []
-    for cell in nb["cells"]:
-        if not _is_checked(cell):
-            continue
-        text = ""
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") != "stdout":
-                continue
-            t = out.get("text") or out.get("data", {}).get("text/plain", "")
-            text += "".join(t) if isinstance(t, list) else t
-        texts.append(text)
-    return texts
-
-
-def checked_numbers(nb: dict) -> list[float]:
-    """The numbers printed by the notebook's checked cells (tag ``nbval-check-output``), in order."""
-    return [float(x) for text in checked_outputs(nb) for x in _NUMBER.findall(text)]
-
-
-def execute_notebook(path: str | Path, device: str = "cpu", timeout: int = 1200) -> dict:
-    """Execute one notebook in a fresh process; return its wall time, peak memory and numbers.
-
-    The kernel runs with ``KVLIB_DEVICE=device``; the executed notebook is not written back.
-    """
-    path = Path(path)
-    code = (
-        "import json,sys,nbformat,time,resource;from nbclient import NotebookClient;"
-        "nb=nbformat.read(sys.argv[1],as_version=4);t=time.perf_counter();"
-        "NotebookClient(nb,timeout=int(sys.argv[2]),kernel_name='python3',"
-        "resources={'metadata':{'path':sys.argv[3]}}).execute();"
-        "w=time.perf_counter()-t;m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024;"
-        "print('@@'+json.dumps({'wall_s':w,'peak_mib':m,'nb':nb}))"
-    )
-    env = dict(os.environ, KVLIB_DEVICE=device, MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    proc = subprocess.run([sys.executable, "-c", code, str(path), str(timeout), str(path.parent)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{path.name} failed on {device}:\n{proc.stderr[-3000:]}")
-    payload = json.loads(proc.stdout.split("@@", 1)[1])
-    return {"notebook": path.name, "device": device, "wall_s": payload["wall_s"],
-            "peak_mib": payload["peak_mib"],            # the kernel's peak resident memory
-            "numbers": checked_numbers(payload["nb"]), "checked": checked_outputs(payload["nb"])}
-
-
-def run_notebooks(paths: list[Path] | None = None, device: str = "cpu", repeats: int = 1,
-                  compare_to_committed: bool = True, root: str | os.PathLike | None = None) -> list[dict]:
-    """Execute every notebook ``repeats`` times; median wall time, peak memory, result drift.
-
-    ``paths`` default to the notebooks of the book in ``root`` (see :func:`toc_notebooks`).
-    Against the committed outputs, each row records the largest difference of a checked
-    number (``max_abs_diff``) and whether every checked cell agrees within the tolerances it
-    states (``within_tolerance``, compared as the test suite does, with
-    ``kvlib.notebook.outputs_agree``).
-    """
-    import nbformat
-
-    from kvlib.notebook import outputs_agree
-
-    paths = toc_notebooks(root) if paths is None else [Path(p) for p in paths]
-    rows = []
-    for p in paths:
-        runs = [execute_notebook(p, device) for _ in range(repeats)]
-        row = {"notebook": p.name, "device": device,
-               "wall_s": statistics.median(r["wall_s"] for r in runs),
-               "peak_mib": max((r["peak_mib"] or 0) for r in runs) or None}
-        if compare_to_committed:
-            committed = nbformat.read(p, as_version=4)
-            ref, got = checked_numbers(committed), runs[-1]["numbers"]
-            ref_text, got_text = checked_outputs(committed), runs[-1]["checked"]
-            row["checked_numbers"] = len(ref)
-            row["max_abs_diff"] = (max((abs(a - b) for a, b in zip(ref, got)), default=0.0)
-                                   if len(ref) == len(got) else float("nan"))
-            row["within_tolerance"] = len(ref_text) == len(got_text) and all(
-                outputs_agree(a, b) for a, b in zip(ref_text, got_text))
-        rows.append(row)
-        print(f"{p.name:32s} {row['wall_s']:7.1f} s  peak {row['peak_mib'] or float('nan'):7.0f} MiB"
-              + (f"  checked numbers vs committed: max |diff| {row['max_abs_diff']:.3g}, "
-                 f"{'within' if row['within_tolerance'] else 'OUTSIDE'} the stated tolerances"
-                 if compare_to_committed else ""), flush=True)
-    return rows
-
 
 def _median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
     import torch
@@ -203,11 +58,19 @@ def _median_time(fn: Callable[[], object], repeats: int, device: torch.device) -
     return statistics.median(times)
 
 
+def _timing_args(device: object, repeats: object, quick: object) -> torch.device:
+    """Check the arguments every benchmark takes; return the device."""
+    from kvlib.device import get_device
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick: expected True or False, got {quick!r}")
+    return get_device(device)
+
+
 def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: bool = False) -> dict:
     """Median timings of the library's heavy kernels on ``device``."""
-    import torch
-
-    device = torch.device(device)
+    device = _timing_args(device, repeats, quick)
     out: dict = {}
     from kvlib import kernels
     shapes = (1024, 15000, 784) if quick else (4096, 60000, 784)
@@ -321,11 +184,9 @@ def bench_paper_figures(device: str | torch.device = "cpu", repeats: int = 3) ->
     sweep) against :func:`_plain_fig3`. Each entry: seconds for both and their ratio
     (kvlib / plain; below 1 means kvlib is faster), medians of ``repeats``.
     """
-    import torch
-
     from kvlib import continual, toy
     from kvlib.device import cpu_threads
-    device = torch.device(device)
+    device = _timing_args(device, repeats, False)
     threads = (1, 2) if device.type == "cpu" else (None,)
     out: dict = {"fig2a": {}, "fig3": {}}
     for n in threads:
@@ -371,13 +232,16 @@ def run_bench(out: str | Path = "bench-out", device: str | None = None, quick: b
     """Run everything, write ``bench.json`` and ``bench.md`` into ``out``; return the record.
 
     With ``notebooks``, the book in ``root`` (default: the current folder) is executed too;
-    a missing book raises :class:`BookNotFound` before anything is timed.
+    a missing book raises :class:`kvlib.book_runs.BookNotFound` before anything is timed.
     """
     import torch
 
-    from kvlib.device import get_device
+    dev = _timing_args(device, repeats, quick)
+    if not isinstance(notebooks, bool):
+        raise TypeError(f"notebooks: expected True or False, got {notebooks!r}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out: expected a folder path, got {type(out).__name__} {out!r}")
     nbs = toc_notebooks(root) if notebooks else []
-    dev = get_device(device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rec = {"device": str(dev), "device_description": device_name(dev),
@@ -394,6 +258,9 @@ def run_bench(out: str | Path = "bench-out", device: str | None = None, quick: b
 
 def to_markdown(rec: dict) -> str:
     """The benchmark record as the Markdown tables the appendix page shows."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("kernels"), dict):
+        raise TypeError("rec: expected a benchmark record (the dict run_bench returns, as in "
+                        f"bench.json), got {type(rec).__name__}")
     k = rec["kernels"]
     r, fw, df = k["retrieve"], k["fastweights"], k["dualform"]
     fig3, sweep = k["reproduce_fig3"]["seconds"], k["scaffold_sweep"]["seconds"]

@@ -24,8 +24,8 @@ import functools
 import hashlib
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -69,6 +69,8 @@ class DataError(RuntimeError):
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The data folder: ``root`` if given, else ``$KVLIB_DATA``, else ``~/.cache/kvlib/data``."""
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)) or not str(root).strip():
+            raise TypeError(f"root: expected a folder path or None, got {type(root).__name__} {root!r}")
         return Path(root).expanduser()
     env = os.environ.get("KVLIB_DATA")
     if env:
@@ -134,7 +136,8 @@ def _load_split(folder: str, root: str, train: bool) -> tuple[torch.Tensor, torc
             cls(root=root, train=train, download=True)
         except Exception as err:  # torchvision raises RuntimeError, URLError, OSError, ...
             raise DataError(
-                f"{folder} is not in {root} and could not be downloaded ({type(err).__name__}: {err}).\n"
+                f"{folder} is not in the data folder {root} (root, else KVLIB_DATA) and could not be "
+                f"downloaded ({type(err).__name__}: {err}).\n"
                 f"Offline? Put the uncompressed IDX files there, in torchvision's layout:\n  "
                 f"{_layout(folder)}\nand point the environment variable KVLIB_DATA at the folder "
                 f"that holds {folder}/ (now KVLIB_DATA={os.environ.get('KVLIB_DATA', '<unset>')})."
@@ -153,7 +156,9 @@ def _load_split(folder: str, root: str, train: bool) -> tuple[torch.Tensor, torc
 
 
 def _folder(dataset: str) -> str:
-    key = str(dataset).lower()
+    if not isinstance(dataset, str):
+        raise TypeError(f"dataset: expected one of {sorted(set(DATASETS))}, got {dataset!r}")
+    key = dataset.lower()
     if key not in DATASETS:
         raise ValueError(f"dataset: expected one of {sorted(set(DATASETS))}, got {dataset!r}")
     return DATASETS[key]
@@ -179,7 +184,8 @@ def verify(dataset: str, root: str | os.PathLike | None = None) -> None:
         img, lab, n = _FILES[train]
         for name, is_images in ((img, True), (lab, False)):
             if not (raw / name).exists():
-                raise DataError(f"{raw / name} is missing; expected the layout:\n  {_layout(folder)}")
+                raise DataError(f"{raw / name} is missing from the data folder (root, else KVLIB_DATA); "
+                               f"expected the layout:\n  {_layout(folder)}")
             _check_idx(raw / name, n, is_images)
             _check_hash(raw / name, folder)
 
@@ -199,17 +205,25 @@ def load_classes(dataset: str, classes: Sequence[int], train: bool = True, *,
     (torch.Size([2115, 784]), [0, 1])
     """
     folder = _folder(dataset)
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes: expected a list of ints in 0..9, got {classes!r}")
     classes = list(classes)
+    if not isinstance(train, bool):
+        raise TypeError(f"train: expected True (training split) or False (test split), got {train!r}")
     if not classes or any((not isinstance(c, int)) or isinstance(c, bool) or not 0 <= c <= 9
                           for c in classes):
         raise ValueError(f"classes: expected a non-empty list of ints in 0..9, got {classes!r}")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes: expected distinct classes, got {classes!r}")
     if relabel is not None:
+        if isinstance(relabel, (str, bytes)) or not hasattr(relabel, "__iter__"):
+            raise TypeError(f"relabel: expected a list of int labels, one per class, got {relabel!r}")
         relabel = list(relabel)
+        if any(isinstance(r, bool) or not isinstance(r, int) for r in relabel):
+            raise ValueError(f"relabel: expected int labels, got {relabel!r}")
         if len(relabel) != len(classes):
             raise ValueError(f"relabel: expected {len(classes)} labels (one per class), got {relabel!r}")
-    data, targets = _load_split(folder, str(data_root(root)), bool(train))
+    data, targets = _load_split(folder, str(data_root(root)), train)
     mask = torch.isin(targets, torch.tensor(classes))
     x = data[mask].reshape(-1, 28 * 28).to(dtype=dtype) / 255.0   # (N, 784)
     y = targets[mask].clone()

@@ -12,7 +12,8 @@ import math
 import os
 import random
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,21 +109,27 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@contextlib.contextmanager
-def cpu_threads(n: int | None = 1) -> Iterator[None]:
+def cpu_threads(n: int | None = 1) -> contextlib.AbstractContextManager[None]:
     """Run the block with ``n`` CPU threads, restoring the caller's setting on exit.
 
     Simulations made of many small tensor operations run fastest on one thread: on a busy
     CPU, waking extra threads costs more than they save (measured 10-25x slower on 2 shared
-    cores). ``n=None`` leaves the setting alone. GPU work is unaffected.
+    cores). ``n=None`` leaves the setting alone. GPU work is unaffected. ``n`` is checked
+    when called, not when the block is entered.
     """
+    if n is not None:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"n: expected a positive int or None, got {n!r}")
+        if n < 1:
+            raise ValueError(f"n: expected a positive int or None, got {n!r}")
+    return _threads(n)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"n: expected a positive int or None, got {n!r}")
-    if n < 1:
-        raise ValueError(f"n: expected a positive int or None, got {n!r}")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -142,6 +149,8 @@ def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs
     from tqdm.auto import tqdm
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled: expected True or False, got {enabled!r}")
+    if iterable is not None and not isinstance(iterable, Iterable):
+        raise TypeError(f"iterable: expected an iterable or None, got {type(iterable).__name__}")
     off = os.environ.get("KVLIB_PROGRESS", "").strip().lower() in ("0", "false", "no", "off") or \
         os.environ.get("KVLIB_STATIC", "").strip().lower() in ("1", "true", "yes", "on")
     kwargs.setdefault("leave", False)
@@ -159,7 +168,7 @@ def float64_device(device: str | torch.device | None = None) -> torch.device:
 
 def synchronize(device: str | torch.device) -> None:
     """Wait for queued GPU work on ``device`` (a no-op on the CPU), before reading a clock."""
-    dev = torch.device(device)
+    dev = get_device(device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     elif dev.type == "mps":
@@ -173,6 +182,9 @@ def best_time(fn: Callable[[], Any], device: str | torch.device = "cpu", repeats
     The one timer of kvlib: the GPU is synchronised before and after each call, and the
     minimum is reported because noise on a shared machine only ever adds time.
     """
+    if not callable(fn):
+        raise TypeError(f"fn: expected a callable taking no arguments, got {fn!r}")
+    device = get_device(device)
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
     if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:

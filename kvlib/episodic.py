@@ -65,6 +65,9 @@ def _read_args(queries, keys, values, beta):
 def _check_mask(mask, q: Tensor, k: Tensor) -> Tensor:
     """A boolean mask that broadcasts to the scores (..., B, N) of queries ``q`` and keys ``k``."""
     mask = check.tensor("mask", mask, dtype="bool", like=k, like_name="the keys")
+    if mask.ndim == 0:
+        raise ValueError("mask: expected one flag per memory, shape (N,) or broadcasting to "
+                         "(..., B, N), got a 0-d tensor")
     lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     scores = torch.Size((*lead, q.shape[-2], k.shape[-2]))
     try:

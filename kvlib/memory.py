@@ -1,4 +1,4 @@
-"""Associative memories built from one read: correlation matrix memory and Hopfield networks.
+"""Associative memories built from one read: correlation matrix memory, capacity, Hopfield.
 
 * :class:`CorrelationMemory`: Kohonen's correlation matrix memory, written by Hebbian
   outer products (Eq 1), read by ``v̂ = qM`` (Eq 2) or, equally, in its dual form as
@@ -7,33 +7,51 @@
   from a noisy or half-masked query, for any similarity × separation (Millidge et al. 2022),
   in the book's setting or in theirs (:data:`CAPACITY_SETTINGS`).
 * :func:`noise_tradeoff`: separability against robustness, max against softmax at finite β.
-* :func:`classical_hopfield` (binary, Hebbian weights, sign dynamics; Hopfield 1982) and
-  :func:`modern_hopfield` (iterated softmax attention; Ramsauer et al. 2021), compared by
-  :func:`hopfield_capacity`.
+
+The memory cliff of Hopfield networks, the same memory with ±1 patterns, is in
+:mod:`kvlib.memory_cliff`.
 
 Explained in Chapter 1 (``book/01_kernels.ipynb``). Axis names: B queries, N memories,
-d dims. Row vectors, as in the paper. The module is longer than 450 lines because the capacity
-functions carry two named settings (the book's and Millidge et al.'s) beside the memories.
+d dims. Row vectors, as in the paper.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
+from kvlib import _checks as check
 from kvlib.device import progress as progress_bar
-from kvlib.kernels import (Separation, Similarity, _accepted, _check_float, _check_positive,
-                           euclidean, get_similarity, retrieve, separate, softmax)
+from kvlib.kernels import euclidean, get_separation, get_similarity, retrieve, separate, softmax
+from kvlib.separations import Separation, accepted_settings
+from kvlib.similarities import Similarity
 
 __all__ = ["CorrelationMemory", "CORRUPTIONS", "CAPACITY_SETTINGS", "mnist_memories", "nearest_other",
            "corrupt", "retrieval_accuracy", "capacity_curve", "capacity_by_separation", "noise_tradeoff",
-           "random_patterns", "hopfield_weights", "classical_hopfield", "modern_hopfield",
-           "overlap", "hopfield_capacity"]
+]
 
 
 def _progress(iterable, progress: bool, desc: str, total: int | None = None):
-    return progress_bar(iterable, enabled=progress, desc=desc, total=total)
+    return progress_bar(iterable, enabled=check.flag("progress", progress), desc=desc, total=total)
+
+
+def _rows(name: str, x: object, min_rows: int = 1) -> torch.Tensor:
+    """A (N, d) float32/float64 tensor of finite rows, at least ``min_rows`` of them."""
+    x = check.tensor(name, x, ndim=2, dtype="float-strict")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype}")
+    if x.shape[0] < min_rows or x.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least {min_rows} row(s) of at least one entry, "
+                         f"got shape {tuple(x.shape)}")
+    return x
+
+
+def _optional(name: str, value: object, kind: str) -> object:
+    """None, or a checked ``"flag"`` or ``"tolerance"`` (a number >= 0)."""
+    if value is None:
+        return None
+    return check.flag(name, value) if kind == "flag" else check.number(name, value, low=0)
 
 
 # ---------------------------------------------------------------------------
@@ -58,11 +76,11 @@ class CorrelationMemory:
 
     def __init__(self, d_k: int, d_v: int, *, device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float32) -> None:
-        _check_positive("d_k", d_k, integer=True)
-        _check_positive("d_v", d_v, integer=True)
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype: expected a floating-point dtype, got {dtype}")
-        self.d_k, self.d_v = int(d_k), int(d_v)
+        self.d_k = check.positive("d_k", d_k, integer=True)
+        self.d_v = check.positive("d_v", d_v, integer=True)
+        if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
+        device = check.device("device", device)
         self.M = torch.zeros(self.d_k, self.d_v, device=device, dtype=dtype)   # the associator
         self.keys = torch.zeros(0, self.d_k, device=device, dtype=dtype)       # (N, d_k)
         self.values = torch.zeros(0, self.d_v, device=device, dtype=dtype)     # (N, d_v), × η
@@ -71,7 +89,7 @@ class CorrelationMemory:
         return self.keys.shape[0]
 
     def _check(self, name: str, x: torch.Tensor, d: int) -> torch.Tensor:
-        _check_float(name, x)
+        check.tensor(name, x, dtype="float-strict")
         x = x.unsqueeze(0) if x.ndim == 1 else x
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"{name}: expected shape (N, {d}) or ({d},), got {tuple(x.shape)}")
@@ -85,7 +103,12 @@ class CorrelationMemory:
         keys = self._check("keys", keys, self.d_k)
         values = self._check("values", values, self.d_v)
         if keys.shape[0] != values.shape[0]:
-            raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
+            raise ValueError(f"values: expected {keys.shape[0]} rows (one per row of keys), "
+                             f"got {values.shape[0]}")
+        if isinstance(rate, torch.Tensor):
+            check.tensor("rate", rate)
+        else:
+            check.number("rate", rate)
         eta = torch.as_tensor(rate, dtype=self.M.dtype, device=self.M.device)
         if eta.ndim == 0:
             eta = eta.expand(keys.shape[0])
@@ -99,7 +122,8 @@ class CorrelationMemory:
 
     def read(self, queries: torch.Tensor) -> torch.Tensor:
         """Matrix read ``v̂ = qM`` (Eq 2): (B, d_k) -> (B, d_v), or (d_k,) -> (d_v,)."""
-        _check_float("queries", queries)
+        check.tensor("queries", queries, ndim=(1, 2), dtype="float-strict", like=self.M,
+                     like_name="the memory")
         if queries.shape[-1] != self.d_k:
             raise ValueError(f"queries: expected last dimension {self.d_k}, got shape {tuple(queries.shape)}")
         return queries @ self.M
@@ -134,9 +158,11 @@ CAPACITY_SETTINGS: dict[str, dict] = {
 
 
 def _setting(setting: str, **overrides) -> dict:
-    """The named setting with any non-None override applied."""
-    if setting not in CAPACITY_SETTINGS:
+    """The named setting with any non-None override applied (each override checked)."""
+    if not isinstance(setting, str) or setting not in CAPACITY_SETTINGS:
         raise ValueError(f"setting: expected one of {', '.join(CAPACITY_SETTINGS)}, got {setting!r}")
+    for name, value in overrides.items():
+        _optional(name, value, "tolerance" if name == "tolerance" else "flag")
     cfg = dict(CAPACITY_SETTINGS[setting])
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg
@@ -157,8 +183,12 @@ def mnist_memories(n: int = 1000, *, seed: int = 0, labels: bool = False, train:
     """
     from kvlib.data import load_classes
 
-    _check_positive("n", n, integer=True)
-    x, y = load_classes("mnist", list(range(10)), train=bool(train))
+    n = check.positive("n", n, integer=True)
+    seed = check.seed("seed", seed)
+    check.flag("labels", labels)
+    check.flag("train", train)
+    device = check.device("device", device)
+    x, y = load_classes("mnist", list(range(10)), train=train)
     if n > x.shape[0]:
         raise ValueError(f"n: expected at most {x.shape[0]} (the MNIST {'training' if train else 'test'} "
                          f"set), got {n}")
@@ -172,7 +202,7 @@ def nearest_other(images: torch.Tensor) -> torch.Tensor:
     How close a wrong memory can be: a retrieval criterion with a tolerance above this
     distance would accept the neighbour as a correct recall. Explained in Chapter 1, §Capacity.
     """
-    _check_float("images", images)
+    images = _rows("images", images, min_rows=2)
     d2 = -euclidean(images, images)                            # (N, N) squared distances
     d2.fill_diagonal_(math.inf)
     return d2.amin(dim=1)
@@ -191,11 +221,14 @@ def corrupt(x: torch.Tensor, kind: str = "noise", level: float = 0.5, *,
 
     Noise is drawn on the CPU from ``generator``, so it is the same on every device.
     """
-    _check_float("x", x)
-    if kind not in CORRUPTIONS:
+    x = _rows("x", x)
+    if not isinstance(kind, str) or kind not in CORRUPTIONS:
         raise ValueError(f"kind: expected one of {', '.join(CORRUPTIONS)}, got {kind!r}")
+    check.generator("generator", generator)
+    check.flag("clip", clip)
+    level = check.number("level", level)
     if kind == "noise":
-        if not (isinstance(level, (int, float)) and math.isfinite(level) and level >= 0):
+        if level < 0:
             raise ValueError(f"level: expected a noise standard deviation >= 0, got {level!r}")
         noise = torch.randn(x.shape, generator=generator, dtype=torch.float64)
         out = x + level * noise.to(device=x.device, dtype=x.dtype)
@@ -225,9 +258,12 @@ def retrieval_accuracy(stored: torch.Tensor, queries: torch.Tensor,
     of ``tolerance`` and ``normalize_scores`` and what the similarity names mean.
     Explained in Chapter 1, §Capacity.
     """
-    if queries.shape != stored.shape:
+    stored = _rows("stored", stored)
+    queries = _rows("queries", queries)
+    if queries.shape != stored.shape or queries.dtype != stored.dtype or queries.device != stored.device:
         raise ValueError(f"queries: expected shape {tuple(stored.shape)} (one per stored row), "
-                         f"got {tuple(queries.shape)}")
+                         f"{stored.dtype} on {stored.device}, got {tuple(queries.shape)}, "
+                         f"{queries.dtype} on {queries.device}")
     cfg = _setting(setting, tolerance=tolerance, normalize_scores=normalize_scores)
     out = retrieve(queries, stored, stored, _similarity_in(cfg, similarity), separation, beta=beta,
                    normalize=True, normalize_scores=cfg["normalize_scores"], **params)
@@ -259,16 +295,19 @@ def _curve(scores: torch.Tensor, images: torch.Tensor, n_stored: Sequence[int],
 
 
 def _capacity_setup(images, n_stored, similarity, corruption, level, seed, params, clip=False):
-    _check_float("images", images)
-    n_stored = [int(n) for n in n_stored]
-    if not n_stored or min(n_stored) < 1 or max(n_stored) > images.shape[0]:
+    images = _rows("images", images)
+    n_stored = check.sequence("n_stored", n_stored, lambda n, v: check.count(n, v, 1))
+    seed = check.seed("seed", seed)
+    if not isinstance(corruption, str) or corruption not in CORRUPTIONS:
+        raise ValueError(f"corruption: expected one of {', '.join(CORRUPTIONS)}, got {corruption!r}")
+    if max(n_stored) > images.shape[0]:
         raise ValueError(f"n_stored: expected sizes in 1..{images.shape[0]} (the number of images), "
                          f"got {n_stored}")
     n_max = max(n_stored)
     queries = corrupt(images[:n_max], corruption, level, generator=torch.Generator().manual_seed(seed),
                       clip=clip)
     sim = get_similarity(similarity)
-    sim_ok = _accepted(sim) if isinstance(similarity, str) else set()
+    sim_ok = accepted_settings(sim) if isinstance(similarity, str) else set()
     scores = sim(queries, images[:n_max], **{k: v for k, v in params.items() if k in sim_ok})
     return n_stored, scores, {k: v for k, v in params.items() if k not in sim_ok}
 
@@ -292,6 +331,8 @@ def capacity_curve(images: torch.Tensor, n_stored: Sequence[int], *,
     Explained in Chapter 1, §Capacity.
     """
     cfg = _setting(setting, clip=clip, normalize_scores=normalize_scores, tolerance=tolerance)
+    get_separation(separation)
+    check.number("beta", beta, low=0)
     n_stored, scores, sep_kw = _capacity_setup(images, n_stored, _similarity_in(cfg, similarity),
                                                corruption, level, seed, params, cfg["clip"])
     return _curve(scores, images, n_stored, separation, beta, cfg["tolerance"], sep_kw,
@@ -307,6 +348,14 @@ def capacity_by_separation(images: torch.Tensor, n_stored: Sequence[int],
     """:func:`capacity_curve` for several separations, ``{label: (name, settings, β)}``, sharing one
     similarity matrix and one set of corrupted queries. Explained in Chapter 1, §Capacity."""
     cfg = _setting(setting, clip=clip, normalize_scores=normalize_scores, tolerance=tolerance)
+    if not isinstance(separations, dict) or not separations:
+        raise TypeError(f"separations: expected a non-empty dict label -> (name, settings, β), "
+                        f"got {type(separations).__name__}")
+    for label, entry in separations.items():
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[1], dict)):
+            raise ValueError(f"separations: expected (name, settings, β) for {label!r}, got {entry!r}")
+        get_separation(entry[0])
+        check.number(f"separations[{label!r}] β", entry[2], low=0)
     n_stored, scores, _ = _capacity_setup(images, n_stored, _similarity_in(cfg, similarity), corruption,
                                           level, seed, {}, cfg["clip"])
     return {label: _curve(scores, images, n_stored, name, beta, cfg["tolerance"], dict(params),
@@ -326,11 +375,12 @@ def noise_tradeoff(images: torch.Tensor, noise_levels: Sequence[float], betas: S
     probable single image (not in paper: the Bayesian reading is the book's).
     All β are computed in one batch. Explained in Chapter 1, §"Separability against robustness".
     """
-    _check_float("images", images)
-    g = torch.Generator().manual_seed(seed)
-    b = torch.tensor([float(x) for x in betas], dtype=images.dtype, device=images.device)
-    if b.numel() == 0 or bool((b <= 0).any()):
-        raise ValueError(f"betas: expected positive numbers, got {list(betas)}")
+    images = _rows("images", images)
+    noise_levels = check.sequence("noise_levels", noise_levels, lambda n, v: check.number(n, v, low=0))
+    betas = check.sequence("betas", betas, check.positive)
+    tolerance = check.number("tolerance", tolerance, low=0)
+    g = torch.Generator().manual_seed(check.seed("seed", seed))
+    b = torch.tensor(betas, dtype=images.dtype, device=images.device)
     res = {"noise_levels": list(noise_levels), "betas": list(betas), "mse_softmax": [],
            "acc_softmax": [], "mse_max": [], "acc_max": []}
     for sigma in _progress(noise_levels, progress, "noise levels"):
@@ -344,125 +394,3 @@ def noise_tradeoff(images: torch.Tensor, noise_levels: Sequence[float], betas: S
         res["mse_max"].append(float(err.mean()))
         res["acc_max"].append(float((err <= tolerance).double().mean()))
     return res
-
-
-# ---------------------------------------------------------------------------
-# Hopfield networks: classical (binary) and modern (continuous).
-# ---------------------------------------------------------------------------
-
-def random_patterns(n: int, d: int, *, generator: torch.Generator | None = None,
-                    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """n random ±1 patterns of d neurons, drawn on the CPU: (n, d)."""
-    _check_positive("n", n, integer=True)
-    _check_positive("d", d, integer=True)
-    bits = torch.randint(0, 2, (int(n), int(d)), generator=generator)
-    return (2.0 * bits - 1.0).to(device=device, dtype=dtype)
-
-
-def hopfield_weights(patterns: torch.Tensor) -> torch.Tensor:
-    """Hebbian weights ``W = Xᵀ X / d`` with zero diagonal (Eq 1 with keys = values; Hopfield 1982).
-
-    patterns: (..., N, d) -> (..., d, d); leading axes batch independent networks, and
-    all-zero rows (padding) add nothing.
-    """
-    _check_float("patterns", patterns)
-    if patterns.ndim < 2:
-        raise ValueError(f"patterns: expected shape (N, d) or (..., N, d), got {tuple(patterns.shape)}")
-    d = patterns.shape[-1]
-    w = patterns.transpose(-1, -2) @ patterns / d              # (..., d, N) @ (..., N, d) -> (..., d, d)
-    return w * (1.0 - torch.eye(d, dtype=w.dtype, device=w.device))
-
-
-def classical_hopfield(patterns: torch.Tensor, probes: torch.Tensor, *, sweeps: int = 20,
-                       update: str = "async", generator: torch.Generator | None = None) -> torch.Tensor:
-    """Run binary Hopfield dynamics ``sᵢ ← sign(Σⱼ Wᵢⱼ sⱼ)`` from each probe to a fixed point.
-
-    patterns: (..., N, d) ±1; probes: (..., B, d), with the same leading (batch) axes.
-    ``update="async"`` (Hopfield's): neurons update one at a time in a random order,
-    each sweep; the loop over neurons *is* the dynamics, vectorised over the probes.
-    ``"sync"``: all neurons at once (Little's variant; can end in a 2-cycle). Stops
-    early once a sweep changes nothing. Ties (zero field) keep the current state.
-    Explained in Chapter 1, §"The memory cliff".
-    """
-    _check_float("probes", probes)
-    if update not in ("async", "sync"):
-        raise ValueError(f"update: expected 'async' or 'sync', got {update!r}")
-    _check_positive("sweeps", sweeps, integer=True)
-    w = hopfield_weights(patterns)                             # (..., d, d)
-    if probes.ndim != w.ndim or probes.shape[-1] != w.shape[-1] or probes.shape[:-2] != w.shape[:-2]:
-        raise ValueError(f"probes: expected shape {(*w.shape[:-2], 'B', w.shape[-1])}, "
-                         f"got {tuple(probes.shape)}")
-    s = probes.clone()
-    d = w.shape[-1]
-    for _ in range(int(sweeps)):
-        before = s.clone()
-        if update == "sync":
-            h = s @ w                                          # (..., B, d) local fields
-            s = torch.where(h > 0, 1.0, torch.where(h < 0, -1.0, s)).to(s.dtype)
-        else:
-            for i in torch.randperm(d, generator=generator).tolist():   # sequential: the point
-                h = s @ w[..., i, :].unsqueeze(-1)             # (..., B, 1); row i = column i (W symmetric)
-                s[..., i:i + 1] = torch.where(h > 0, 1.0, torch.where(h < 0, -1.0, s[..., i:i + 1]))
-        if torch.equal(s, before):
-            break
-    return s
-
-
-def modern_hopfield(patterns: torch.Tensor, probes: torch.Tensor, *, beta: float = 1.0,
-                    steps: int = 1) -> torch.Tensor:
-    """Modern continuous Hopfield update ``ξ ← softmax(β ξ Xᵀ) X``, iterated (Ramsauer et al. 2021).
-
-    One step is exactly softmax attention with keys = values = the stored patterns
-    (Eqs 3 and 6 with ``S = dot``). Explained in Chapter 1, §"The memory cliff".
-    """
-    _check_positive("steps", steps, integer=True)
-    state = probes
-    for _ in range(int(steps)):                                # a few steps, not a loop over memories
-        state = retrieve(state, patterns, patterns, "dot", "softmax", beta=beta)
-    return state
-
-
-def overlap(states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Overlap ``m = s·ξ / d`` of each state with its target (1 = perfect recall): (..., B, d) -> (..., B)."""
-    return (states * targets).sum(-1) / targets.shape[-1]
-
-
-def hopfield_capacity(n_neurons: int = 500, loads: Sequence[float] = (0.05, 0.1, 0.15, 0.2, 0.25), *,
-                      flip: float = 0.1, n_probes: int = 50, beta: float | None = None,
-                      update: str = "sync", sweeps: int = 20, seeds: int = 1,
-                      device: torch.device | str = "cpu", progress: bool = False) -> dict[str, list[float]]:
-    """Mean overlap after retrieval against the load α = N_patterns / n_neurons.
-
-    Random ±1 patterns; each probe is a stored pattern with a fraction ``flip`` of its
-    bits flipped. Classical: sign dynamics on Hebbian weights, synchronous by default
-    (``update="async"`` gives the same curve up to finite-size noise), all loads and
-    seeds run as one batch of networks (patterns padded with zero rows, which add
-    nothing to W). Modern: one softmax-attention step, ``β = 1/√d`` by default. The
-    classical network collapses near α ≈ 0.14 (Amit, Gutfreund & Sompolinsky 1985);
-    the modern one does not. Explained in Chapter 1, §"The memory cliff".
-    """
-    _check_positive("n_neurons", n_neurons, integer=True)
-    _check_positive("seeds", seeds, integer=True)
-    d, seeds = int(n_neurons), int(seeds)
-    beta = 1.0 / math.sqrt(d) if beta is None else beta
-    sizes = [max(1, int(round(a * d))) for a in loads]
-    n_max, b = max(sizes), int(n_probes)
-    pats, targets, probes = [], [], []
-    om = torch.zeros(len(sizes), seeds)
-    for i, n in enumerate(_progress(sizes, progress, "loads")):   # draw the networks
-        for s in range(seeds):
-            g = torch.Generator().manual_seed(10_000 * s + n)
-            x = random_patterns(n, d, generator=g, device=device)                # (n, d)
-            tgt = x[torch.randint(n, (b,), generator=g).to(device)]             # (b, d), with replacement
-            flips = (torch.rand(tgt.shape, generator=g) < flip).to(device)
-            prb = torch.where(flips, -tgt, tgt)
-            om[i, s] = float(overlap(modern_hopfield(x, prb, beta=beta), tgt).mean())
-            pats.append(torch.cat([x, x.new_zeros(n_max - n, d)]))             # (n_max, d)
-            targets.append(tgt)
-            probes.append(prb)
-    # One batch of len(sizes)·seeds classical networks: (L·S, n_max, d), (L·S, b, d).
-    final = classical_hopfield(torch.stack(pats), torch.stack(probes), sweeps=sweeps, update=update,
-                               generator=torch.Generator().manual_seed(0))
-    oc = overlap(final, torch.stack(targets)).mean(-1).reshape(len(sizes), seeds)   # (L, S)
-    return {"n_neurons": d, "load": list(loads), "overlap_classical": oc.mean(1).tolist(),
-            "overlap_modern": om.mean(1).tolist()}

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["glue", "check", "outputs_agree", "static_page", "interact"]
 
@@ -39,6 +40,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if not isinstance(display, bool):
+        raise TypeError(f"display: expected True or False, got {display!r}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
@@ -136,6 +139,9 @@ def outputs_agree(reference: str, new: str) -> bool:
     >>> outputs_agree("mi: 0.05  (± 0.02)", "mi: 0.09  (± 0.02)")
     False
     """
+    for name, text in (("reference", reference), ("new", new)):
+        if not isinstance(text, str):
+            raise TypeError(f"{name}: expected the printed output as a string, got {type(text).__name__}")
     ref_lines: Sequence[str] = reference.rstrip("\n").split("\n")
     new_lines: Sequence[str] = new.rstrip("\n").split("\n")
     return len(ref_lines) == len(new_lines) and all(
@@ -172,6 +178,11 @@ def interact(draw: Callable[..., Any], controls: Mapping[str, Sequence], animate
     for name, values in controls.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValueError(f"controls[{name!r}]: expected a non-empty list of values, got {values!r}")
+    if static is not None and not isinstance(static, bool):
+        raise TypeError(f"static: expected True, False or None, got {static!r}")
+    for name, n in (("interval", interval), ("dpi", dpi)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name}: expected a positive int, got {n!r}")
     animate = next(iter(controls)) if animate is None else animate
     if animate not in controls:
         raise ValueError(f"animate: expected one of {', '.join(map(repr, controls))}, got {animate!r}")

@@ -409,11 +409,3 @@ class ScaffoldMemory:
         g, h = self.scaffold.cycle(h, n_iter)                 # clean key from the scaffold
         s = torch.sign(h @ self.W_hs)                         # (B, n_s)
         return {"s": s, "g": g, "h": h} if details else s
-
-
-def __getattr__(name: str):
-    """``scaffold.capacity_sweep`` (read by ``kvlib.bench``) lives in :mod:`kvlib.scaffold_capacity`."""
-    if name == "capacity_sweep":
-        from kvlib import scaffold_capacity
-        return scaffold_capacity.capacity_sweep
-    raise AttributeError(f"module 'kvlib.scaffold' has no attribute {name!r}")

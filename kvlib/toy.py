@@ -3,9 +3,9 @@
 Every memory is a trainable pair of 2-D vectors (k_n, v_n); there is no map from
 inputs to keys. Each key in turn is used as a query, compared with every key by the
 scaled dot product (Eq 5), the scores go through a softmax over the memories (Eq 6),
-and the read-out is the attention-weighted mean of sigmoid(values) (Eq 2). The loss is
-the mean squared error to the class feature of the query's pair; Adam at 3e-4 moves
-keys and values together.
+and the read-out is the attention-weighted mean of sigmoid(values) (Eq 2): one
+:func:`kvlib.kernels.retrieve`. The loss is the mean squared error to the class feature
+of the query's pair; Adam at 3e-4 moves keys and values together.
 
 **What the published notebooks compute** (``2classes_…`` and ``3classes_…`` in
 ``kazuki-irie/kv-memory-brain``), and what every default here follows:
@@ -15,8 +15,9 @@ keys and values together.
   class features (1, 0), (0, 1) and (1, 1) (the text swaps the first two);
 * scores ``X.detach() @ X.T / sqrt(2)``, softmax over the *first* axis, read-out
   ``attn.T @ sigmoid(V)``: column j of ``attn`` holds query j's weights over the
-  memories i. The detached factor is the key **in its role as a stored memory**; a key
-  learns only through its role as a query (``detach="memory"``);
+  memories i, which is ``retrieve(queries=X, keys=X.detach(), values=sigmoid(V))``.
+  The detached factor is the key **in its role as a stored memory**; a key learns only
+  through its role as a query (``detach="memory"``);
 * ``loss.backward(); optimizer.step()`` with no ``zero_grad``: the gradients of all
   steps so far **accumulate**, and Adam sees their running sum (``zero_grad=False``).
   Run so, the notebooks end at a loss of 0.0227 (two classes) and 0.0009 (three).
@@ -24,30 +25,32 @@ keys and values together.
 The text's reading, "gradient descent" with Adam, zeroes the gradients every step:
 ``zero_grad=True``. The other variants are one argument away as well: ``detach="query"``
 (the stored role trained, the query role not) or ``"none"`` (both roles trained),
-``scale`` (the score's factor), ``balanced=True`` (the methods' exactly 100 pairs per
-class). Chapter 6 runs them side by side.
+``scale`` (the score's factor, retrieve's β), ``balanced=True`` (the methods' exactly 100
+pairs per class). Chapter 6 runs them side by side.
 
-Two ways to run the same optimisation: ``method="fast"`` (the default) computes the
-gradient in closed form and applies Adam's update itself, with several settings stacked
-on a leading axis and run in one loop (:func:`train_toys`); ``method="autograd"`` is the
-plain loop, one setting at a time, with autograd and ``torch.optim.Adam``, as the
-notebook does. Both give the same trajectory up to float32 noise
-(``tests/test_toy.py``; :func:`benchmark_toy` times them side by side).
+Two ways to run it: ``method="fast"`` (default) takes the weights from the same read
+(``return_weights=True``), computes the gradient in closed form and applies Adam itself,
+several settings stacked on a leading axis in one loop (:func:`train_toys`, through
+:func:`kvlib.toy_closed_form.closed_form_adam`);
+``method="autograd"`` is the notebook's plain loop with ``torch.optim.Adam``. Both give the
+same trajectory up to float32 noise (``tests/test_toy.py``; :func:`benchmark_toy` times
+them). A run that diverges (NaN or inf keys or values) stops with a ``ValueError``.
 
 Explained in Chapter 6, §"Keys for finding, values for storing".
 """
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import torch
 
-from kvlib.device import cpu_threads
+from kvlib import _checks as check
+from kvlib import kernels
+from kvlib.device import best_time, cpu_threads
 from kvlib.device import progress as progress_bar
+from kvlib.toy_closed_form import closed_form_adam
 
 __all__ = ["CLASS_FEATURES", "PAPER_SIZES", "DETACH", "METHODS", "ToySetting", "ToyRun",
            "init_pairs", "toy_readout", "train_toy", "train_toys", "benchmark_toy"]
@@ -64,15 +67,10 @@ DETACH = ("memory", "query", "none")
 #: How the optimisation is computed: closed-form gradient and batched Adam, or plain autograd.
 METHODS = ("fast", "autograd")
 
-# Adam's defaults, as torch.optim.Adam uses them in the notebooks.
-_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
-
-# CPU threads for the loops here: one. A step is a few dozen operations on a few thousand
-# numbers, and a second thread costs more to wake than it saves. Measured on 2 shared cores,
-# 1,000 two-class steps took 0.22 s (closed form) and 0.72 s (autograd) with one thread,
-# 0.30 s and 0.99 s with two at a load of ~3, and 1.8 s against 16 s at a load of ~10. Six
-# settings batched gain from a second thread on a quiet machine (1.1 s against 0.6 s) but
-# lose badly under load (4 s against 15 s), so one it is. GPU work is unaffected.
+# CPU threads for the loops here: one (GPU work is unaffected). A step is a few dozen small
+# operations; on 2 quiet cores 1,000 two-class steps take 0.7 s either way (six settings
+# batched: 1.8 s with one thread, 1.4 s with two), but under load a second thread costs far
+# more than it saves (six settings: 4 s with one thread against 15 s with two at a load of ~10).
 _THREADS = 1
 
 
@@ -85,6 +83,9 @@ class ToySetting:
     accumulate (the notebooks); ``scale``: factor of the dot product, ``None`` for
     ``1/sqrt(d)`` (Eq 5); ``lr``: Adam's learning rate; ``seed`` and ``balanced``: the
     initial draws (:func:`init_pairs`).
+
+    >>> ToySetting(zero_grad=True).resolved_scale()
+    0.7071067811865475
     """
 
     detach: str = "memory"
@@ -95,23 +96,17 @@ class ToySetting:
     balanced: bool = False
 
     def __post_init__(self) -> None:
-        if self.detach not in DETACH:
-            raise ValueError(f"detach: expected one of {', '.join(map(repr, DETACH))}, "
-                             f"got {self.detach!r}")
-        if not isinstance(self.zero_grad, bool):
-            raise TypeError(f"zero_grad: expected True or False, got {self.zero_grad!r}")
-        if self.scale is not None and (isinstance(self.scale, bool)
-                                       or not isinstance(self.scale, (int, float))
-                                       or not math.isfinite(self.scale) or self.scale <= 0):
-            raise ValueError(f"scale: expected a positive number or None, got {self.scale!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ValueError(f"lr: expected a positive number, got {self.lr!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed: expected a non-negative int, got {self.seed!r}")
-        if not isinstance(self.balanced, bool):
-            raise TypeError(f"balanced: expected True or False, got {self.balanced!r}")
+        check.option("detach", self.detach, DETACH)
+        check.flag("zero_grad", self.zero_grad)
+        if self.scale is not None:
+            object.__setattr__(self, "scale", check.positive("scale", self.scale))
+        object.__setattr__(self, "lr", check.positive("lr", self.lr))
+        object.__setattr__(self, "seed", check.seed("seed", self.seed))
+        check.flag("balanced", self.balanced)
 
     def resolved_scale(self, d: int = 2) -> float:
+        """The score's factor: ``scale``, or ``1/sqrt(d)`` (Eq 5) when it is ``None``."""
+        d = check.count("d", d, minimum=1)
         return 1.0 / math.sqrt(d) if self.scale is None else float(self.scale)
 
 
@@ -132,9 +127,27 @@ class ToyRun:
     n_classes: int
     setting: ToySetting = ToySetting()
 
+    def __post_init__(self) -> None:
+        self.keys = check.tensor("keys", self.keys, ndim=3, dtype="float-strict", nonempty=True)
+        S, N = self.keys.shape[:2]
+        self.values = check.tensor("values", self.values, shape=tuple(self.keys.shape),
+                                   dtype="float-strict")
+        self.steps = check.tensor("steps", self.steps, shape=(S,), dtype="int")
+        self.loss = check.tensor("loss", self.loss, ndim=1, dtype="float-strict", nonempty=True)
+        self.classes = check.tensor("classes", self.classes, shape=(N,), dtype="int")
+        self.n_classes = _n_classes(self.n_classes)
+        if not isinstance(self.setting, ToySetting):
+            raise TypeError(f"setting: expected a ToySetting, got {type(self.setting).__name__}")
+
     @property
     def final_loss(self) -> float:
         return float(self.loss[-1])
+
+
+def _n_classes(n: object) -> int:
+    if isinstance(n, bool) or n not in PAPER_SIZES:
+        raise ValueError(f"n_classes: expected 2 or 3, got {n!r}")
+    return int(n)
 
 
 def init_pairs(n_pairs: int, n_classes: int, seed: int = 42, balanced: bool = False
@@ -146,16 +159,17 @@ def init_pairs(n_pairs: int, n_classes: int, seed: int = 42, balanced: bool = Fa
     of the keys' shape that ``uniform_(0, 1)`` then overwrites, the keys, the values
     (``rand``), then the classes (``randint``). ``balanced=True`` instead gives exactly
     ``n_pairs / n_classes`` pairs per class in random order, as the methods describe.
+
+    >>> init_pairs(300, 3, balanced=True)[2].bincount().tolist()
+    [100, 100, 100]
     """
-    if isinstance(n_classes, bool) or n_classes not in (2, 3):
-        raise ValueError(f"n_classes: expected 2 or 3, got {n_classes!r}")
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < n_classes:
-        raise ValueError(f"n_pairs: expected an int >= n_classes ({n_classes}), got {n_pairs!r}")
-    g = torch.Generator().manual_seed(seed)
+    n_classes = _n_classes(n_classes)
+    n_pairs = check.count("n_pairs", n_pairs, minimum=n_classes)
+    g = torch.Generator().manual_seed(check.seed("seed", seed))
     torch.randn(n_pairs, 2, generator=g)                  # consumed, as in the notebook
     keys = torch.empty(n_pairs, 2).uniform_(0, 1, generator=g)
     values = torch.rand(n_pairs, 2, generator=g)
-    if balanced:
+    if check.flag("balanced", balanced):
         classes = torch.arange(n_pairs) % n_classes
         classes = classes[torch.randperm(n_pairs, generator=g)]
     else:
@@ -163,27 +177,54 @@ def init_pairs(n_pairs: int, n_classes: int, seed: int = 42, balanced: bool = Fa
     return keys, values, classes
 
 
+def _float_tensors(optional: tuple[str, ...] = (), **tensors: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Check tensors that must share one floating dtype; integer ones are converted to it exactly.
+    Those named in ``optional`` may be ``None`` (then left out)."""
+    out = {n: check.tensor(n, x, dtype="any") for n, x in tensors.items()
+           if x is not None or n not in optional}
+    floats = {x.dtype for x in out.values() if x.is_floating_point()}
+    if len(floats) > 1:
+        raise TypeError(f"{', '.join(out)}: expected one floating-point dtype, got "
+                        f"{', '.join(str(x.dtype) for x in out.values())}")
+    dtype = floats.pop() if floats else torch.get_default_dtype()
+    return {n: x if x.is_floating_point() else x.to(dtype) for n, x in out.items()}
+
+
 def toy_readout(keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor | None = None,
                 scale: float | None = None, detach: str = "memory") -> torch.Tensor:
-    """Eq 2 with Eqs 5-6, written as the notebook writes it; returns ``(B, 2)``.
+    """Eq 2 with Eqs 5-6, as the notebook computes it; returns ``(B, 2)``.
 
-    ``attn = softmax(scale * K Q^T, dim=0)`` (rows: memories i, columns: queries j; the
-    softmax runs over the memories) and the read-out is ``attn.T @ sigmoid(V)``.
-    ``queries`` default to the keys themselves. ``detach`` cuts the gradient of one role
-    of the keys: ``"memory"`` the stored keys ``K`` (the notebook's ``X.detach() @ X.T``),
-    ``"query"`` the queries, ``"none"`` neither. ``scale`` defaults to ``1/sqrt(d)`` (Eq 5).
+    The notebook writes ``attn = softmax(scale * K Q^T, dim=0)`` (rows: memories i, columns:
+    queries j; the softmax runs over the memories) and reads ``attn.T @ sigmoid(V)``: that is
+    one :func:`kvlib.kernels.retrieve` with the dot product, a softmax at ``β = scale`` and the
+    values ``sigmoid(V)``. ``queries`` default to the keys themselves. ``detach`` cuts the
+    gradient of one role of the keys: ``"memory"`` the stored keys ``K`` (the notebook's
+    ``X.detach() @ X.T``), ``"query"`` the queries, ``"none"`` neither. ``scale`` defaults to
+    ``1/sqrt(d)`` (Eq 5).
+
+    >>> k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> toy_readout(k, torch.zeros(2, 2))                 # sigmoid(0) = 0.5 whatever the weights
+    tensor([[0.5000, 0.5000],
+            [0.5000, 0.5000]])
     """
-    if keys.ndim != 2 or values.shape != keys.shape:
-        raise ValueError(f"keys, values: expected two (N, d) tensors of one shape, got "
-                         f"{tuple(keys.shape)} and {tuple(values.shape)}")
-    if detach not in DETACH:
-        raise ValueError(f"detach: expected one of {', '.join(map(repr, DETACH))}, got {detach!r}")
-    q = keys if queries is None else queries
+    t = _float_tensors(("queries",), keys=keys, values=values, queries=queries)
+    keys, values = t["keys"], t["values"]
+    if keys.ndim != 2 or not keys.shape[0] or not keys.shape[1]:
+        raise ValueError(f"keys: expected shape (N, d) with N, d >= 1, got {tuple(keys.shape)}")
+    if values.shape != keys.shape:
+        raise ValueError(f"values: expected the keys' shape {tuple(keys.shape)} (one value per key), "
+                         f"got {tuple(values.shape)}")
+    q = t.get("queries", keys)
+    if q.ndim != 2 or q.shape[1] != keys.shape[1]:
+        raise ValueError(f"queries: expected shape (B, {keys.shape[1]}), got {tuple(q.shape)}")
+    if q.device != keys.device or values.device != keys.device:
+        raise ValueError(f"queries, values: expected the keys' device {keys.device}, got "
+                         f"{q.device} and {values.device}")
+    check.option("detach", detach, DETACH)
+    s = 1.0 / math.sqrt(keys.shape[1]) if scale is None else check.positive("scale", scale)
     mem = keys.detach() if detach == "memory" else keys
     q = q.detach() if detach == "query" else q
-    s = 1.0 / math.sqrt(keys.shape[1]) if scale is None else scale
-    attn = torch.softmax(mem @ q.T * s, dim=0)            # (N, B): column j is query j's weights
-    return attn.T @ torch.sigmoid(values)                 # (B, d)
+    return kernels.retrieve(q, mem, torch.sigmoid(values), "dot", "softmax", beta=s)   # (B, d)
 
 
 def _as_setting(s: ToySetting | Mapping, where: str) -> ToySetting:
@@ -199,18 +240,6 @@ def _as_setting(s: ToySetting | Mapping, where: str) -> ToySetting:
     raise TypeError(f"{where}: expected a ToySetting or a dict of its fields, got {s!r}")
 
 
-def _sizes(n_classes, n_pairs, steps) -> tuple[int, int]:
-    if isinstance(n_classes, bool) or n_classes not in PAPER_SIZES:
-        raise ValueError(f"n_classes: expected 2 or 3, got {n_classes!r}")
-    n_pairs = PAPER_SIZES[n_classes][0] if n_pairs is None else n_pairs
-    steps = PAPER_SIZES[n_classes][1] if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r}")
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < n_classes:
-        raise ValueError(f"n_pairs: expected an int >= n_classes ({n_classes}), got {n_pairs!r}")
-    return n_pairs, steps
-
-
 def train_toy(n_classes: int = 2, n_pairs: int | None = None, steps: int | None = None, *,
               detach: str = "memory", zero_grad: bool = False, scale: float | None = None,
               lr: float = 3e-4, seed: int = 42, balanced: bool = False, method: str = "fast",
@@ -224,11 +253,13 @@ def train_toy(n_classes: int = 2, n_pairs: int | None = None, steps: int | None 
     :class:`ToySetting` for the other arguments. ``method`` picks the computation
     (:data:`METHODS`); both give the same run up to float noise. To run several settings
     at the cost of about one, use :func:`train_toys`.
+
+    >>> round(train_toy(2, n_pairs=20, steps=3).final_loss, 3)
+    0.251
     """
     setting = ToySetting(detach=detach, zero_grad=zero_grad, scale=scale, lr=lr, seed=seed,
                          balanced=balanced)
-    return train_toys(n_classes, [setting], n_pairs, steps, method=method, snapshots=snapshots,
-                      dtype=dtype, device=device, progress=progress)[0]
+    return _train(n_classes, [setting], n_pairs, steps, method, snapshots, dtype, device, progress)[0]
 
 
 def train_toys(n_classes: int, settings: Sequence[ToySetting | Mapping],
@@ -238,162 +269,55 @@ def train_toys(n_classes: int, settings: Sequence[ToySetting | Mapping],
     """Run one optimisation per setting (all of one size); return one :class:`ToyRun` each.
 
     With ``method="fast"`` the settings are independent problems stacked on a leading
-    axis and optimised in one loop (closed-form gradient, Adam's update written out), so
-    a handful of them costs about as much as one. ``settings`` are :class:`ToySetting`\\ s
-    or dicts of their fields, e.g. ``[{}, {"zero_grad": True}]`` (published, text).
-    ``dtype``: float32 as in the notebooks; float64 to check the closed form (not on MPS).
+    axis and optimised in one loop (one batched read, closed-form gradient, Adam's update
+    written out), so a handful of them costs about as much as one. ``settings`` are
+    :class:`ToySetting`\\ s or dicts of their fields, e.g. ``[{}, {"zero_grad": True}]``
+    (published, text). ``dtype``: float32 as in the notebooks; float64 to check the closed
+    form (not on MPS).
     """
-    n_pairs, steps = _sizes(n_classes, n_pairs, steps)
-    if isinstance(settings, (ToySetting, Mapping)) or not isinstance(settings, Sequence) \
+    if isinstance(settings, (ToySetting, Mapping, str)) or not isinstance(settings, Sequence) \
             or len(settings) == 0:
         raise ValueError(f"settings: expected a non-empty list of ToySetting or dicts, got {settings!r}")
     settings = [_as_setting(s, f"settings[{i}]") for i, s in enumerate(settings)]
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    if isinstance(snapshots, bool) or not isinstance(snapshots, int) or snapshots < 1:
-        raise ValueError(f"snapshots: expected a positive int, got {snapshots!r}")
+    return _train(n_classes, settings, n_pairs, steps, method, snapshots, dtype, device, progress)
+
+
+def _train(n_classes, settings, n_pairs, steps, method, snapshots, dtype, device, progress):
+    """Check the shared arguments, run the loop ``method`` names, package the runs."""
+    n_classes = _n_classes(n_classes)
+    n_pairs = check.count("n_pairs", PAPER_SIZES[n_classes][0] if n_pairs is None else n_pairs,
+                          minimum=n_classes)
+    steps = check.count("steps", PAPER_SIZES[n_classes][1] if steps is None else steps, minimum=1)
+    check.option("method", method, METHODS)
+    snapshots = check.count("snapshots", snapshots, minimum=1)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
-    from kvlib.device import get_device
-    device = get_device(device)
+    device = check.device("device", device)
     if device.type == "mps" and dtype == torch.float64:
         raise ValueError("dtype: Apple MPS has no float64; use torch.float32 or device='cpu'")
+    check.flag("progress", progress)
     inits = [init_pairs(n_pairs, n_classes, s.seed, s.balanced) for s in settings]
     every = max(1, steps // snapshots)
     snap_steps = [0] + [t for t in range(1, steps + 1) if t % every == 0 or t == steps]
     with cpu_threads(_THREADS if device.type == "cpu" else None):
-        fast = _fast_loop(settings, inits, n_classes, steps, snap_steps, dtype, device, progress) \
-            if method == "fast" else None
-        if fast is not None:
-            loss, snaps = fast
+        if method == "fast":
+            loss, snaps = closed_form_adam(
+                *(torch.stack(t).to(device, dtype) for t in list(zip(*inits))[:2]),
+                torch.stack([CLASS_FEATURES[:n_classes][c] for _, _, c in inits]).to(device, dtype),
+                scale=[s.resolved_scale(2) for s in settings], lr=[s.lr for s in settings],
+                query_role=[s.detach != "query" for s in settings],
+                memory_role=[s.detach != "memory" for s in settings],
+                accumulate=[not s.zero_grad for s in settings], steps=steps,
+                snapshot_steps=snap_steps[1:], progress=progress)
         else:
             outs = [_autograd_loop(s, init, n_classes, steps, snap_steps, dtype, device, progress)
                     for s, init in zip(settings, inits)]
             loss = torch.stack([o[0] for o in outs], 1)                    # (T, B)
             snaps = torch.stack([o[1] for o in outs], 1)                   # (S, B, 2, N, 2)
-    runs = []
-    for b, (s, (_, _, classes)) in enumerate(zip(settings, inits)):
-        runs.append(ToyRun(keys=snaps[:, b, 0].contiguous(), values=torch.sigmoid(snaps[:, b, 1]),
-                           steps=torch.tensor(snap_steps), loss=loss[:, b].clone(),
-                           classes=classes, n_classes=n_classes, setting=s))
-    return runs
-
-
-def _fast_loop(settings, inits, n_classes, steps, snap_steps, dtype, device, progress):
-    """All settings at once, in closed form; returns losses ``(T, B)`` and snapshots, or
-    ``None`` if a score overflowed float32's exp (then the caller runs the autograd loop).
-
-    Notation (one setting; rows of P are queries j, columns memories i): scores
-    Z_ji = s q_j . k_i with q = k = x, P = softmax over i, sigma = sigmoid(V),
-    O = P sigma, R = O - target, r_j = R_j . O_j, c = 2 / (N d) (the MSE's factor).
-    The softmax's backward pass gives dL/dZ_ji = c P_ji (R_j . sigma_i - r_j), hence
-      dL/dV       = c (P^T R) * sigma (1 - sigma),
-      query role  (kept unless detach="query"):  c (sum_e R_je (P (sigma_e s X))_j - r_j (P s X)_j),
-      stored role (kept unless detach="memory"): c (sum_e sigma_ie (P^T (R_e s X))_i - (P^T (r s X))_i).
-    So a step needs the N x N weights once and two products of them with a few columns.
-    Small tensors are stored as ``(B, 2, N)`` (columns of the notebook's ``(N, 2)``), so
-    both products have the fast orientation. ``F[b, i, j] = exp(Z_ji)`` holds the weights
-    before normalisation; no shift is needed, since query j's normaliser is at least
-    exp(Z_jj) = exp(s |x_j|^2) >= 1, and the one failure, a score above ~88 overflowing
-    exp (keys of norm > 11 at s = 1/sqrt 2; the notebooks' reach 6), shows as a NaN loss.
-    Adam's update follows torch.optim.Adam's single-tensor code operation for operation;
-    with accumulated gradients it is fed the running sum of every gradient so far, as
-    the notebook's ``.grad`` is.
-    """
-    B = len(settings)
-    N = inits[0][0].shape[0]
-    W = torch.stack([torch.stack([k.T, v.T]) for k, v, _ in inits]).to(device, dtype)  # (B, 2, 2, N)
-    X, V = W[:, 0], W[:, 1]                              # (B, 2, N) views, updated in place with W
-    T = torch.stack([CLASS_FEATURES[:n_classes][c].T for _, _, c in inits]).to(device, dtype)
-    c = 2.0 / (N * 2)
-
-    def per_variant(vals):                               # a number if all equal, else (B, 1, 1)
-        if all(v == vals[0] for v in vals):
-            return float(vals[0])
-        return torch.tensor(vals, dtype=dtype, device=device).view(B, 1, 1)
-
-    s = per_variant([st.resolved_scale(2) for st in settings])
-    q_role = per_variant([float(st.detach != "query") for st in settings])
-    m_role = per_variant([float(st.detach != "memory") for st in settings])
-    keep = per_variant([float(not st.zero_grad) for st in settings])
-    if not isinstance(keep, float):
-        keep = keep.view(B, 1, 1, 1)
-    lrs = [float(st.lr) for st in settings]
-    lr_t = None if all(v == lrs[0] for v in lrs) else \
-        torch.tensor(lrs, dtype=dtype, device=device).view(B, 1, 1, 1)
-    need_q = not (isinstance(q_role, float) and q_role == 0.0)   # some setting trains queries
-    need_m = not (isinstance(m_role, float) and m_role == 0.0)   # some setting trains memories
-    mixed = not (isinstance(q_role, float) and isinstance(m_role, float))
-
-    ones = torch.ones(B, 1, N, dtype=dtype, device=device)
-    grad = torch.zeros_like(W)                           # what Adam sees (the notebook's .grad)
-    g_new = torch.empty_like(W)                          # this step's gradient, divided by c
-    gX, gV = g_new[:, 0], g_new[:, 1]
-    exp_avg, exp_avg_sq = torch.zeros_like(W), torch.zeros_like(W)
-    sq_sums = torch.empty(steps, B, dtype=dtype, device=device)  # sum R^2 per step
-    snaps = [W.detach().cpu().clone()]
-    snap_at = set(snap_steps[1:])
-    for t in progress_bar(range(1, steps + 1), enabled=progress, desc=f"{n_classes} classes"):
-        Xs = X * s                                                   # (B, 2, N)
-        F = torch.bmm(Xs.transpose(1, 2), X).exp_()                  # (B, N, N): [b, i, j]
-        sig = torch.sigmoid(V)                                       # (B, 2, N)
-        if need_q:                # rows: 1 | sigma | s X | sigma_e s X (e = 0, 1)
-            Y = torch.cat([ones, sig, Xs, (sig.unsqueeze(2) * Xs.unsqueeze(1)).flatten(1, 2)], 1)
-        else:
-            Y = torch.cat([ones, sig], 1)
-        FY = torch.bmm(Y, F)                                         # (B, 9 or 3, N)
-        d = FY[:, :1]                                                # (B, 1, N): normalisers
-        PY = FY[:, 1:] / d
-        read = PY[:, :2]                                             # the read-out O
-        R = read - T                                                 # (B, 2, N)
-        Rf = R.flatten(1)
-        torch.linalg.vecdot(Rf, Rf, out=sq_sums[t - 1])
-        r = torch.linalg.vecdot(R, read, dim=1).unsqueeze(1)         # (B, 1, N)
-        if need_m:                # rows: R | R_e s X (e = 0, 1) | r s X
-            Z = torch.cat([R, (R.unsqueeze(2) * Xs.unsqueeze(1)).flatten(1, 2), r * Xs], 1)
-        else:
-            Z = R
-        PtZ = torch.bmm(Z / d, F.transpose(1, 2))                    # (B, 2 or 8, N): (P^T Z)^T
-        torch.mul(PtZ[:, :2], torch.addcmul(sig, sig, sig, value=-1.0), out=gV)
-        if need_q:
-            gq = R[:, :1] * PY[:, 4:6]
-            gq.addcmul_(R[:, 1:2], PY[:, 6:8])
-            if not need_m:        # the notebooks: the query role only
-                torch.addcmul(gq, r, PY[:, 2:4], value=-1.0, out=gX)
-            else:
-                gq = torch.addcmul(gq, r, PY[:, 2:4], value=-1.0)    # (B, 2, N)
-        if need_m:
-            gm = sig[:, :1] * PtZ[:, 2:4]
-            gm.addcmul_(sig[:, 1:2], PtZ[:, 4:6])
-            if not need_q:
-                torch.sub(gm, PtZ[:, 6:8], out=gX)
-            else:
-                gm = gm - PtZ[:, 6:8]                                # (B, 2, N)
-        if need_q and need_m:     # both roles: in every setting, or weighted per setting
-            torch.add(gq * q_role, gm * m_role, out=gX) if mixed else torch.add(gq, gm, out=gX)
-        if isinstance(keep, float):
-            if keep == 1.0:
-                grad.add_(g_new, alpha=c)                # accumulated, as .grad is without zero_grad
-            else:
-                torch.mul(g_new, c, out=grad)            # zeroed, then this step's gradient
-        else:
-            grad.mul_(keep).add_(g_new, alpha=c)
-        # Adam, as torch.optim.Adam's single-tensor path (amsgrad off, no weight decay)
-        exp_avg.lerp_(grad, 1 - _BETA1)
-        exp_avg_sq.mul_(_BETA2).addcmul_(grad, grad, value=1 - _BETA2)
-        bias1 = 1 - _BETA1 ** t
-        bias2_sqrt = (1 - _BETA2 ** t) ** 0.5
-        denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(_EPS)
-        if lr_t is None:
-            W.addcdiv_(exp_avg, denom, value=-(lrs[0] / bias1))
-        else:
-            W.sub_(exp_avg / denom * (lr_t / bias1))
-        if t in snap_at:
-            snaps.append(W.detach().cpu().clone())
-    if not bool(torch.isfinite(sq_sums).all()):     # a score above ~88 overflowed exp
-        return None
-    loss = (sq_sums / (N * 2)).cpu()                                 # (T, B)
-    return loss, torch.stack(snaps).transpose(-1, -2)                 # (S, B, 2, N, 2)
+    return [ToyRun(keys=snaps[:, b, 0].contiguous(), values=torch.sigmoid(snaps[:, b, 1]),
+                   steps=torch.tensor(snap_steps), loss=loss[:, b].clone(), classes=classes,
+                   n_classes=n_classes, setting=s)
+            for b, (s, (_, _, classes)) in enumerate(zip(settings, inits))]
 
 
 def _autograd_loop(setting, init, n_classes, steps, snap_steps, dtype, device, progress):
@@ -414,6 +338,10 @@ def _autograd_loop(setting, init, n_classes, steps, snap_steps, dtype, device, p
         loss.backward()
         opt.step()
         losses[t - 1] = loss.detach()
+        if not (check.all_finite(keys) and check.all_finite(values)):
+            raise ValueError(f"lr: the optimisation diverged at Adam step {t} (keys or values became "
+                             f"NaN or inf) with lr={setting.lr:g} and scale={setting.resolved_scale(2):g}; "
+                             "lower the learning rate (the notebooks use 3e-4)")
         if t in snap_at:
             snaps.append(torch.stack([keys.detach(), values.detach()]).cpu())
     return losses.cpu(), torch.stack(snaps)                                # (T,), (S, 2, N, 2)
@@ -423,42 +351,27 @@ def benchmark_toy(n_classes: int = 2, repeats: int = 3, device: str | torch.devi
                   steps: int | None = None) -> dict:
     """Time Figure 2's optimisation both ways, side by side, on ``device``.
 
-    ``fast_s``: :func:`train_toy` as ``reproduce fig2a`` runs it (published setting);
-    ``autograd_s``: the plain one-step-at-a-time loop with autograd and torch.optim.Adam
-    (``method="autograd"``); ``ratio = fast_s / autograd_s`` (the issue asks for at most
-    0.5). Medians of ``repeats`` alternating runs. Also ``batched6_s``: the six settings
-    of Chapter 6 (detach memory/query/none, gradients accumulated/zeroed) in one loop,
-    and the final losses of both methods with their difference (float noise).
-    Explained in Chapter 6 and the appendix, §Benchmarks.
+    ``fast_s``: :func:`train_toy` as ``reproduce fig2a`` runs it; ``autograd_s``: the plain
+    loop (``method="autograd"``); ``ratio = fast_s / autograd_s`` (at most 0.5 is the aim);
+    ``batched6_s``: Chapter 6's six settings in one loop. Fastest of ``repeats`` runs each
+    (:func:`kvlib.device.best_time`), with both methods' final losses and their largest
+    difference along the run (float noise). Explained in the appendix, §Benchmarks.
     """
-    from kvlib.device import get_device
-    device = get_device(device)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    device = check.device("device", device)
+    repeats = check.count("repeats", repeats, minimum=1)
+    n_classes = _n_classes(n_classes)
     six = [{"detach": d, "zero_grad": z} for d in DETACH for z in (False, True)]
-
-    def timed(fn):
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        return time.perf_counter() - t0, out
-
     train_toy(n_classes, steps=20, device=device)                        # warm-up, untimed
     train_toy(n_classes, steps=20, device=device, method="autograd")
-    fast, plain, batched = [], [], []
-    for _ in range(repeats):
-        tf, run_f = timed(lambda: train_toy(n_classes, steps=steps, device=device))
-        tp, run_p = timed(lambda: train_toy(n_classes, steps=steps, device=device,
-                                            method="autograd"))
-        tb, _ = timed(lambda: train_toys(n_classes, six, steps=steps, device=device))
-        fast.append(tf)
-        plain.append(tp)
-        batched.append(tb)
-    fast_s, plain_s = statistics.median(fast), statistics.median(plain)
+    run_f = train_toy(n_classes, steps=steps, device=device)
+    run_p = train_toy(n_classes, steps=steps, device=device, method="autograd")
+    timed = {name: best_time(fn, device, repeats=repeats, warmup=0) for name, fn in (
+        ("fast", lambda: train_toy(n_classes, steps=steps, device=device)),
+        ("autograd", lambda: train_toy(n_classes, steps=steps, device=device, method="autograd")),
+        ("batched6", lambda: train_toys(n_classes, six, steps=steps, device=device)))}
     return {"n_classes": n_classes, "steps": int(run_f.steps[-1]), "device": str(device),
             "threads": _THREADS if device.type == "cpu" else None,
-            "fast_s": fast_s, "autograd_s": plain_s, "ratio": fast_s / plain_s,
-            "batched6_s": statistics.median(batched),
+            "fast_s": timed["fast"], "autograd_s": timed["autograd"],
+            "ratio": timed["fast"] / timed["autograd"], "batched6_s": timed["batched6"],
             "final_loss_fast": run_f.final_loss, "final_loss_autograd": run_p.final_loss,
             "max_abs_loss_diff": float((run_f.loss - run_p.loss).abs().max())}

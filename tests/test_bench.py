@@ -10,8 +10,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from kvlib.bench import BUDGETS, BookNotFound, checked_numbers, checked_outputs, to_markdown, toc_notebooks
-from kvlib.reproduce import _jsonable, figures, register
+from kvlib.bench import BUDGETS, to_markdown
+from kvlib.book_runs import BookNotFound, checked_numbers, checked_outputs, toc_notebooks
+from kvlib.figures.registry import _jsonable, figures, register
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +111,31 @@ def test_registry_and_json():
         register("fig3", "x", "y")(lambda device, progress=True: None)
     import torch
     assert _jsonable({"a": torch.tensor([1.5]), "b": (1, 2)}) == {"a": [1.5], "b": [1, 2]}
+
+
+def test_notebook_runs_check_their_arguments(tmp_path):
+    from kvlib.book_runs import execute_notebook, run_notebooks
+    nb = Path(__file__).resolve().parent.parent / "book" / "01_kernels.ipynb"
+    for kwargs, name in ((dict(path=3), "path"), (dict(path=tmp_path / "none.ipynb"), "path"),
+                         (dict(path=nb, device="tpu"), "device"), (dict(path=nb, timeout=0), "timeout"),
+                         (dict(path=nb, timeout=True), "timeout")):
+        with pytest.raises((TypeError, ValueError), match=name):
+            execute_notebook(**kwargs)
+    for kwargs, name in ((dict(paths="a.ipynb"), "paths"), (dict(paths=[3]), r"paths\[0\]"),
+                         (dict(paths=[nb], repeats=0), "repeats"), (dict(paths=[nb], device="x"), "device"),
+                         (dict(paths=[nb], compare_to_committed="yes"), "compare_to_committed")):
+        with pytest.raises((TypeError, ValueError), match=name):
+            run_notebooks(**kwargs)
+
+
+def test_benchmarks_check_their_arguments(tmp_path):
+    from kvlib import bench
+    for fn in (bench.bench_kernels, bench.run_bench):
+        for kwargs, name in ((dict(device="tpu"), "device"), (dict(repeats=0), "repeats"),
+                             (dict(repeats=1.5), "repeats"), (dict(quick="yes"), "quick")):
+            with pytest.raises((TypeError, ValueError), match=name):
+                fn(**kwargs)
+    with pytest.raises(TypeError, match="notebooks"):
+        bench.run_bench(tmp_path, notebooks="no")
+    with pytest.raises(TypeError, match="rec"):
+        to_markdown({"device": "cpu"})

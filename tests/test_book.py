@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 import kvlib
-from kvlib.bench import toc_files, toc_notebooks
+from kvlib.book_runs import toc_files, toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = (1280, 390)

@@ -87,10 +87,14 @@ def test_memories_rebuild_the_network_and_reactivation_recovers_task1(run):
 
 @requires_data
 def test_fraction_sweep_interpolates(run):
-    res = fraction_sweep(run, [0.0, 1.0], [1.0, 1.7])
+    res = fraction_sweep(run, [0.0, 0.25, 0.5, 1.0], [1.0, 1.7, 3.0])
     full = beta_sweep(run, [1.0, 1.7], scale_w0=False)["task1"]
     assert res[0.0][1] == pytest.approx(full[0], abs=0.05)    # nothing reactivated
     assert res[1.0][1] == pytest.approx(full[1], abs=0.05)    # everything reactivated
+    assert len({acc[0] for acc in res.values()}) == 1         # beta = 1 changes nothing
+    for b in (1, 2):           # more of the old memories reactivated: more of Task 1 comes back
+        accs = [res[f][b] for f in (0.0, 0.25, 0.5, 1.0)]
+        assert all(hi > lo + 5 or min(lo, hi) > 99 for lo, hi in zip(accs, accs[1:])), accs   # 99: saturated
 
 
 @requires_data
@@ -121,11 +125,20 @@ def test_cli_errors_are_clear():
 
 @requires_data
 def test_a_sweep_sums_the_memories_once_per_layer(run, monkeypatch):
-    import kvlib.continual as continual
+    """Eq 10 is linear in beta: a sweep needs each layer's per-task sums once, not once per beta."""
+    import dataclasses
+
+    from kvlib.dualform import LayerMemory
+    fresh = {n: LayerMemory(m.name, m.W0, m.has_bias, keys=m.keys, values=m.values, decay=m.decay,
+                            tags=m.tags) for n, m in run.memories.items()}    # nothing summed yet
+    run = dataclasses.replace(run, memories=fresh)
     calls = []
-    real = continual._components
-    monkeypatch.setattr(continual, "_components", lambda mem: calls.append(1) or real(mem))
+    real = LayerMemory.step_weights           # asked once each time a layer sums its memories
+    monkeypatch.setattr(LayerMemory, "step_weights", lambda self, *a, **k: calls.append(self.name)
+                        or real(self, *a, **k))
     before = torch.get_num_threads()
-    beta_sweep(run, [1.0, 1.5, 2.0])
-    assert len(calls) == 2                                    # one per layer, not per beta
+    betas = [1.0, 1.5, 2.0]
+    sweep = beta_sweep(run, betas)
+    assert sorted(calls) == ["0", "2"]                        # one per layer, not per beta
+    assert beta_sweep(run, betas) == sweep and len(calls) == 2    # the second sweep sums nothing
     assert torch.get_num_threads() == before                  # the thread setting is restored

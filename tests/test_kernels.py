@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kvlib import kernels as K
 from conftest import tol
+from kvlib import kernels as K
+from kvlib import random_features as RF
 
 ALL_SIMS = list(K.SIMILARITIES)
 SAFE_SEPS = [("softmax", {}), ("max", {}), ("topk", {"k": 2}), ("threshold", {"threshold": 0.0}),
@@ -224,17 +225,17 @@ def test_errors_name_argument_and_list_choices():
     _raises(r"values: expected dtype torch.float64", K.retrieve, q, k, v.float())
     _raises(r"keys: expected a tensor with data, got one on the meta device", K.retrieve, q, k.to("meta"), v)
     _raises(r"queries: expected a floating-point tensor", K.retrieve, q.long(), k, v)
-    _raises(r"bandwidth: expected a positive finite number, got 0", K.retrieve, q, k, v, "rbf", bandwidth=0)
-    _raises(r"bandwidth: expected a positive finite number, got -1.0", K.rbf, q, k, bandwidth=-1.0)
-    _raises(r"degree: expected a positive finite number, got 0", K.retrieve, q, k, v, "dot", "polynomial",
+    _raises(r"bandwidth: expected a number > 0, got 0", K.retrieve, q, k, v, "rbf", bandwidth=0)
+    _raises(r"bandwidth: expected a number > 0, got -1.0", K.rbf, q, k, bandwidth=-1.0)
+    _raises(r"degree: expected a number > 0, got 0", K.retrieve, q, k, v, "dot", "polynomial",
             degree=0)
-    _raises(r"nu: expected a positive integer, got 0", K.dpfp_features, q, 0)
-    _raises(r"beta: expected a finite number >= 0, got -1", K.retrieve, q, k, v, beta=-1)
+    _raises(r"nu: expected an integer > 0, got 0", K.dpfp_features, q, 0)
+    _raises(r"beta: expected a number >= 0, got -1", K.retrieve, q, k, v, beta=-1)
     _raises(r"beta: expected a finite number >= 0, got inf", K.softmax, q, beta=math.inf)
     _raises(r"k: expected at most the number of memories N = 50", K.retrieve, q, k, v, "dot", "topk", k=51)
     _raises(r"params: .*accept the settings: bandwidth; got bandwith", K.retrieve, q, k, v, "rbf",
             bandwith=2.0)
-    _raises(r"n_features: expected a positive integer", K.PositiveRandomFeatures, 4, 0)
+    _raises(r"n_features: expected an integer > 0", K.PositiveRandomFeatures, 4, 0)
 
 
 # --- random features ----------------------------------------------------------------------
@@ -272,7 +273,7 @@ def test_favor_attention_error_falls_with_features():
 
 
 def test_orthogonal_directions_are_orthogonal_within_blocks():
-    w = K._gaussian_directions(8, 16, True, torch.Generator().manual_seed(0), "cpu", torch.float64)
+    w = RF._gaussian_directions(8, 16, True, torch.Generator().manual_seed(0), "cpu", torch.float64)
     block = w[:8] / w[:8].norm(dim=1, keepdim=True)
     torch.testing.assert_close(block @ block.T, torch.eye(8, dtype=torch.float64), atol=1e-12, rtol=0)
 

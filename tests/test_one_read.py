@@ -19,7 +19,8 @@ ONLY_HERE = {"kernels.py"}
 
 #: How a softmax or an attention-weighted sum is written by hand.
 FORBIDDEN = {
-    "a softmax": re.compile(r"(?:\btorch|\bF|\bnn\.functional)\s*\.\s*(?:log_)?softmax\b|(?<!kernels )(?<!\bK )\.\s*softmax\s*\("
+    "a softmax": re.compile(r"(?:\btorch|\bF|\bnn\.functional)\s*\.\s*(?:log_)?softmax\b"
+                            r"|(?<!kernels )(?<!\bK )\.\s*softmax\s*\("
                             r"|\bnn\s*\.\s*Softmax\b|\blogsumexp\b"),
     "attention weights times values": re.compile(r"\b(?:attn|attention|alpha|weights)\s*@\s*\w*(?:val|V\b)"),
 }

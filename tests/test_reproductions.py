@@ -72,3 +72,14 @@ def test_write_gives_json_and_markdown(tmp_path, monkeypatch):
     rec = json.loads(js.read_text())["rows"][0]
     assert rec["verdict"] == "reproduced" and rec["expect"] == "1 ± 0.1"
     assert "## Chapter 2" in md.read_text()
+
+
+def test_run_checks_its_arguments():
+    from kvlib import reproductions
+    for kwargs, name in ((dict(keys="fig2-loss-2classes"), "keys"), (dict(keys=["no-such-row"]), "keys"),
+                         (dict(chapter=7), "chapter"), (dict(chapter=True), "chapter"),
+                         (dict(device="tpu"), "device"), (dict(progress="yes"), "progress")):
+        with pytest.raises((TypeError, ValueError), match=name):
+            reproductions.run(**kwargs)
+    with pytest.raises(ValueError, match="name"):
+        reproductions.experiment("")

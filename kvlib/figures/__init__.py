@@ -1,4 +1,4 @@
-"""Figure functions, one module per chapter, registered with :func:`kvlib.reproduce.register`.
+"""Figure functions, one module per chapter, registered with :func:`kvlib.figures.registry.register`.
 
 Each module here is imported by ``python -m kvlib list`` / ``reproduce``; a
 figure function takes ``(device, progress=True, **settings)`` and returns

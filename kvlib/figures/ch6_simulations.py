@@ -1,12 +1,27 @@
-"""Chapter 6 figures: the paper's Figures 2A, 2B and 3 (A and B)."""
+"""Chapter 6 figures: the paper's Figures 2A, 2B and 3 (A and B).
+
+Each registered figure calls :mod:`kvlib.toy` or :mod:`kvlib.continual` (compute) and a
+``draw_*`` function here (draw); ``small`` settings (a few pairs and steps, a few hundred
+training images) let the test suite run each in about a second.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import torch
+from matplotlib.collections import LineCollection
 
-from kvlib.reproduce import register
+from kvlib import _checks as check
+from kvlib.figures.registry import register
+
+CHAPTER = "6 Simulations"
 
 CLASS_COLORS = ["tab:red", "tab:blue", "tab:green"]
+
+
+def _paths(ax, traj, colors, lw: float, alpha: float) -> None:
+    """Each memory's path through the snapshots ``traj`` (S, N, 2), one line per memory."""
+    lines = LineCollection(traj.transpose(0, 1).numpy(), colors=colors, linewidths=lw, alpha=alpha)
+    ax.add_collection(lines)                                  # (N, S, 2): one polyline per memory
+    ax.autoscale_view()
 
 
 def draw_toy(run, title: str = "") -> plt.Figure:
@@ -19,8 +34,7 @@ def draw_toy(run, title: str = "") -> plt.Figure:
         ax.scatter(first[:, 0], first[:, 1], c=cols, s=12)
         ax.set_title(f"{name}: initial")
         ax = axes[row, 1]
-        for n in range(traj.shape[1]):
-            ax.plot(traj[:, n, 0].numpy(), traj[:, n, 1].numpy(), color=cols[n], lw=0.5, alpha=0.5)
+        _paths(ax, traj, cols, lw=0.5, alpha=0.5)
         ax.scatter(last[:, 0], last[:, 1], c="0.5", s=8, zorder=3)
         ax.set_title(f"{name}: trajectory")
         ax = axes[row, 2]
@@ -46,8 +60,7 @@ def draw_toy_compare(runs: dict, title: str = "") -> plt.Figure:
         cols = [CLASS_COLORS[c] for c in run.classes.tolist()]
         for row, (name, traj) in enumerate((("keys", run.keys), ("values (after sigmoid)", run.values))):
             ax = fig.add_subplot(grid[row, col])
-            for i in range(traj.shape[1]):
-                ax.plot(traj[:, i, 0].numpy(), traj[:, i, 1].numpy(), color=cols[i], lw=0.4, alpha=0.3)
+            _paths(ax, traj, cols, lw=0.4, alpha=0.3)
             last = traj[-1].numpy()
             ax.scatter(last[:, 0], last[:, 1], c=cols, s=9, zorder=3)
             ax.set_aspect("equal", adjustable="datalim")
@@ -80,14 +93,16 @@ def _toy_figure(n_classes: int, device, progress: bool, **settings):
     return fig, data
 
 
-@register("fig2a", "6 Simulations", "Figure 2A: keys vs values, two classes")
+@register("fig2a", CHAPTER, "Figure 2A: keys vs values, two classes",
+          small={"n_pairs": 20, "steps": 50, "snapshots": 10})
 def fig2a(device, progress: bool = True, **settings):
     """Figure 2A as the published notebook computes it; ``--set zero_grad=true`` gives the
     text's reading, ``--set detach=query`` (or ``none``) the other roles (see kvlib.toy)."""
     return _toy_figure(2, device, progress, **settings)
 
 
-@register("fig2b", "6 Simulations", "Figure 2B: keys vs values, three classes")
+@register("fig2b", CHAPTER, "Figure 2B: keys vs values, three classes",
+          small={"n_pairs": 30, "steps": 50, "snapshots": 10})
 def fig2b(device, progress: bool = True, **settings):
     """Figure 2B as the published notebook computes it; settings as for ``fig2a``."""
     return _toy_figure(3, device, progress, **settings)
@@ -114,20 +129,20 @@ def draw_fig3(task1_acc, task2_acc, betas, task1_vs_beta, paper_betas_max: float
     return fig
 
 
-@register("fig3", "6 Simulations", "Figure 3A/3B: forgetting and recovery by reactivation")
+@register("fig3", CHAPTER, "Figure 3A/3B: forgetting and recovery by reactivation",
+          small={"n_train": 256, "beta_max": 1.5, "n_check": 16})
 def fig3(device, progress: bool = True, setting: str = "notebook", beta_max: float = 3.0,
-         n_check: int = 128):
-    from kvlib.continual import ContinualConfig, beta_sweep, config_dict, run_continual
-    if not isinstance(beta_max, (int, float)) or beta_max < 1:
-        raise ValueError(f"beta_max: expected a number >= 1, got {beta_max!r}")
-    run = run_continual(ContinualConfig(setting=setting), device=device, progress=progress)
+         n_check: int = 128, n_train: int | None = None):
+    """Figure 3 as the published notebook computes it (``--set setting=text``: the text's);
+    ``n_train`` cuts each task's training set (default: all of it, as the paper)."""
+    from kvlib.continual import ContinualConfig, beta_sweep, config_dict, readout_difference, run_continual
+    beta_max = check.number("beta_max", beta_max, low=1)
+    n_check = check.count("n_check", n_check, minimum=1)
+    run = run_continual(ContinualConfig(setting=setting, n_train=n_train), device=device, progress=progress)
     betas = [round(1.0 + 0.1 * i, 1) for i in range(int(round((beta_max - 1.0) / 0.1)) + 1)]
     sweep = beta_sweep(run, betas)
     # the memory read-out (Eq 11, attention over every stored pair) against the network
-    xq = run.test["task1"][0][:n_check]
-    with torch.no_grad():
-        dual = run.memories["2"](torch.relu(run.memories["0"](xq)))
-        diff = (dual - run.model(xq)).abs().max().item()
+    diff = readout_difference(run, run.test["task1"][0][:n_check])
     fig = draw_fig3(run.task1_acc, run.task2_acc, betas, sweep["task1"])
     data = {"task1_acc": run.task1_acc, "task2_acc": run.task2_acc, "beta": betas,
             "task1_acc_vs_beta": sweep["task1"], "task2_acc_vs_beta": sweep["task2"],

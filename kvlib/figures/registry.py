@@ -18,9 +18,10 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -55,8 +56,19 @@ def register(name: str, chapter: str, description: str, small: dict | None = Non
 
 def figures() -> dict[str, Figure]:
     """All registered figures, by name (sorted)."""
-    from kvlib.figures import (ch1_kernels, ch2_representations, ch3_dualform,  # noqa: F401
-                               ch4_substrates, ch5_evidence, ch6_simulations)
+    from kvlib.figures import (  # noqa: F401
+        ch1_fastweights,
+        ch1_kernels,
+        ch1_models,
+        ch2_representations,
+        ch3_dualform,
+        ch3_models,
+        ch4_models,
+        ch4_substrates,
+        ch5_evidence,
+        ch5_phenomena,
+        ch6_simulations,
+    )
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -90,8 +102,9 @@ def reproduce(name: str, out: str | Path = ".", device: str | None = None,
 
     A result that is not finite is a ``ValueError`` and nothing is written.
     """
-    from kvlib.device import get_device
     import matplotlib
+
+    from kvlib.device import get_device
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

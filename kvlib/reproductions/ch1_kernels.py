@@ -1,7 +1,7 @@
 """Chapter 1 rows of the Reproductions page (see :mod:`kvlib.reproductions.registry`).
 
 Sources: Schlag, Irie & Schmidhuber (2021), whose committed logs give the final test loss of
-every setting-1 run (:data:`kvlib.fastweights.SCHLAG2021_LOGS`); Millidge et al. (2022), whose
+every setting-1 run (:data:`kvlib.learned_capacity.SCHLAG2021_LOGS`); Millidge et al. (2022), whose
 capacity code (``functions.py``, ``plotting.py``) the book runs as ``setting="millidge"``;
 Choromanski et al. (2021) for the error rate of random features; Amit, Gutfreund & Sompolinsky
 (1985) and Ramsauer et al. (2021) for Hopfield capacity; and the identities linear attention =
@@ -23,7 +23,7 @@ MILLIDGE = "Millidge et al. 2022"
 MILLIDGE_CODE = ("https://github.com/BerenMillidge/Theory_Associative_Memory/blob/"
                  "f5e0f5e7fd192949036d81227112bdeb7c5c2c6e/")
 SMALL = "the source's task at a smaller scale (keys of 16 dimensions, value not in the key)"
-SWITCH_S1 = 'fastweights.retrieval_capacity("paper")'
+SWITCH_S1 = 'learned_capacity.retrieval_capacity("paper")'
 
 #: The small setting-1 runs of the page: each map at S = m/2 and S = 2m (FAVOR+ at m/2 only).
 _S1_RUNS = [("elu1", 8), ("elu1", 32), ("dpfp2", 32), ("dpfp2", 128), ("favor8", 8), ("softmax", 128)]
@@ -31,7 +31,7 @@ _S1_RUNS = [("elu1", 8), ("elu1", 32), ("dpfp2", 32), ("dpfp2", 128), ("favor8",
 
 @experiment("ch1-setting1")
 def _setting1(device) -> dict:
-    from kvlib.fastweights import associative_retrieval
+    from kvlib.associative_retrieval import associative_retrieval
     res = associative_retrieval(_S1_RUNS, d_key=16, value_in_key=False, max_steps=1500, device=device)
     loss = dict(zip(_S1_RUNS, res["final_loss"]))
     return {"elu1_half": loss[("elu1", 8)], "elu1_twice": loss[("elu1", 32)],
@@ -149,7 +149,7 @@ row(key="ch1-fast-weight-forms", chapter=1,
 
 @experiment("ch1-random-features")
 def _random_features(device) -> dict:
-    from kvlib.kernels import random_feature_error
+    from kvlib.random_features import random_feature_error
     ms = [16, 64, 256, 1024]
     out = {}
     for label, orth in (("orthogonal", True), ("iid", False)):
@@ -178,7 +178,7 @@ row(key="ch1-favor-rate-iid", chapter=1,
 
 @experiment("ch1-hopfield")
 def _hopfield(device) -> dict:
-    from kvlib.memory import hopfield_capacity
+    from kvlib.memory_cliff import hopfield_capacity
     res = hopfield_capacity(500, [0.1, 0.2, 2.0], n_probes=64, sweeps=15, device=device)
     c, m = res["overlap_classical"], res["overlap_modern"]
     return {"cliff_between_0.1_and_0.2": c[0] > 0.95 and c[1] < 0.8, "modern_at_load_2": m[2]}

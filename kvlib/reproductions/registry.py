@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -47,9 +49,13 @@ class Expect:
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind: expected one of {', '.join(_KINDS)}, got {self.kind!r}")
-        if self.kind == "approx" and not (isinstance(self.tol, (int, float)) and self.tol > 0):
+        if self.kind != "equals":
+            _finite("value", self.value)
+        if self.kind == "approx" and not (_finite("tol", self.tol) > 0):
             raise ValueError(f"tol: expected a positive number for an approximate comparison, "
                              f"got {self.tol!r}")
+        if not isinstance(self.relative, bool):
+            raise TypeError(f"relative: expected True or False, got {self.relative!r}")
 
     def holds(self, x: Any) -> bool:
         """Whether the book's value ``x`` meets this expectation (NaN never does)."""
@@ -75,6 +81,14 @@ class Expect:
             return f"≤ {v}"
         tol = f"{100 * self.tol:g} %" if self.relative else _fmt(self.tol)
         return f"{v} ± {tol}"
+
+
+def _finite(name: str, x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{name}: expected a number, got {x!r}")
+    if not math.isfinite(x):
+        raise ValueError(f"{name}: expected a finite number, got {x!r}")
+    return float(x)
 
 
 def approx(value: float, tol: float, relative: bool = False) -> Expect:
@@ -122,6 +136,21 @@ class Row:
     switch: str = ""
     url: str = ""
 
+    def __post_init__(self) -> None:
+        for f in ("key", "quantity", "source", "where", "source_value", "experiment", "field",
+                  "setting", "note", "switch", "url"):
+            v = getattr(self, f)
+            if not isinstance(v, str):
+                raise TypeError(f"{f}: expected a string, got {type(v).__name__} {v!r}")
+        for f in ("key", "quantity", "source", "experiment", "field"):
+            if not getattr(self, f).strip():
+                raise ValueError(f"{f}: expected a non-empty string")
+        if isinstance(self.chapter, bool) or not isinstance(self.chapter, int) or not 1 <= self.chapter <= 6:
+            raise ValueError(f"chapter: expected 1 to 6, got {self.chapter!r}")
+        if not isinstance(self.expect, Expect):
+            raise TypeError(f"expect: expected an Expect (approx, at_least, at_most, equals), got "
+                            f"{self.expect!r}")
+
 
 @dataclass
 class Result:
@@ -131,6 +160,14 @@ class Result:
     value: Any
     verdict: str
     seconds: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.row, Row):
+            raise TypeError(f"row: expected a Row, got {type(self.row).__name__}")
+        if self.verdict not in ("reproduced", "differs"):
+            raise ValueError(f"verdict: expected 'reproduced' or 'differs', got {self.verdict!r}")
+        if _finite("seconds", self.seconds) < 0:
+            raise ValueError(f"seconds: expected a non-negative time, got {self.seconds!r}")
 
     @property
     def key(self) -> str:
@@ -144,6 +181,9 @@ _CACHE: dict[tuple[str, str], tuple[dict, float]] = {}
 
 def experiment(name: str) -> Callable:
     """Register ``func(device) -> dict`` as the experiment ``name`` (computed once per device)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name: expected a non-empty experiment name, got {name!r}")
+
     def deco(func: Callable[[torch.device], dict]) -> Callable:
         if name in _EXPERIMENTS and _EXPERIMENTS[name].__module__ != func.__module__:
             raise ValueError(f"experiment {name!r} registered twice")
@@ -165,12 +205,33 @@ def row(**kwargs: Any) -> Row:
 
 def _load() -> None:
     # Explicit, so the registry's contents are visible here (no discovery at run time).
-    from kvlib.reproductions import (ch1_kernels, ch2_representations, ch3_dualform,  # noqa: F401
-                                     ch4_substrates, ch5_evidence, ch6_simulations)
+    from kvlib.reproductions import (  # noqa: F401
+        ch1_kernels,
+        ch1_models,
+        ch2_representations,
+        ch3_dualform,
+        ch4_substrates,
+        ch5_evidence,
+        ch6_simulations,
+    )
+
+
+def _chapter(chapter: Any) -> None:
+    if chapter is not None and (isinstance(chapter, bool) or not isinstance(chapter, int)
+                                or not 1 <= chapter <= 6):
+        raise ValueError(f"chapter: expected 1 to 6 or None, got {chapter!r}")
+
+
+def _results(results: Any) -> list[Result]:
+    if isinstance(results, (str, bytes)) or not isinstance(results, (list, tuple)) or \
+            not all(isinstance(r, Result) for r in results):
+        raise TypeError(f"results: expected a list of Result (what run returns), got {results!r}"[:200])
+    return list(results)
 
 
 def rows(chapter: int | None = None) -> list[Row]:
     """Every declared row (of one chapter if given), in chapter order, then declaration order."""
+    _chapter(chapter)
     _load()
     out = [r for r in _ROWS.values() if chapter is None or r.chapter == chapter]
     return sorted(out, key=lambda r: r.chapter)
@@ -193,8 +254,12 @@ def run(keys: Iterable[str] | None = None, chapter: int | None = None,
     from kvlib.device import get_device
     from kvlib.device import progress as progress_bar
     dev = get_device(device)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress: expected True or False, got {progress!r}")
     todo = rows(chapter)
     if keys is not None:
+        if isinstance(keys, (str, bytes)) or not hasattr(keys, "__iter__"):
+            raise TypeError(f"keys: expected a list of row keys or None, got {keys!r}")
         keys = list(keys)
         known = {r.key for r in rows()}
         unknown = [k for k in keys if k not in known]
@@ -228,8 +293,11 @@ def _cell(text: str) -> str:
 
 def markdown(results: list[Result], chapter: int | None = None) -> str:
     """The results as a Markdown table (one chapter's, if given)."""
+    results = _results(results)
+    _chapter(chapter)
     sel = [r for r in results if chapter is None or r.row.chapter == chapter]
-    lines = ["| quantity | source | source's value | book's value | compared as | setting | verdict | why, and the source's setting |",
+    lines = ["| quantity | source | source's value | book's value | compared as | setting | verdict "
+             "| why, and the source's setting |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for res in sel:
         r = res.row
@@ -244,6 +312,9 @@ def markdown(results: list[Result], chapter: int | None = None) -> str:
 
 def write(results: list[Result], out: str | Path) -> tuple[Path, Path]:
     """Write ``reproductions.json`` and ``reproductions.md`` into ``out``; return both paths."""
+    results = _results(results)
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise TypeError(f"out: expected a folder path, got {out!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records = []

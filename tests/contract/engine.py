@@ -23,7 +23,8 @@ import inspect
 import math
 import re
 import signal
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
