@@ -170,6 +170,16 @@ def option(name: str, v: Any, choices: Iterable[str]) -> str:
     return v
 
 
+def named(name: str, registry: dict, value: Any, signature: str) -> Any:
+    """``registry[value]`` for a known name, ``value`` itself if callable, else a clear error."""
+    if callable(value):
+        return value
+    if isinstance(value, str) and value in registry:
+        return registry[value]
+    raise ValueError(f"{name}: expected one of {', '.join(registry)} or a callable {signature}, "
+                     f"got {value!r}")
+
+
 def sequence(name: str, v: Any, item: Callable[[str, Any], Any] | None = None, *,
              nonempty: bool = True, distinct: bool = False) -> list:
     """A list/tuple/range (not a string), each item checked by ``item(f"{name}[i]", x)``."""

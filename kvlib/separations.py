@@ -141,19 +141,9 @@ SEPARATIONS: dict[str, Separation] = {
 }
 
 
-def _lookup(arg: str, registry: dict, value, signature: str):
-    """``registry[value]`` for a known name, ``value`` itself if callable, else a clear error."""
-    if callable(value):
-        return value
-    if isinstance(value, str) and value in registry:
-        return registry[value]
-    raise ValueError(f"{arg}: expected one of {', '.join(registry)} or a callable {signature}, "
-                     f"got {value!r}")
-
-
 def get_separation(separation: str | Separation) -> Separation:
     """A separation by name (see :data:`~kvlib.separations.SEPARATIONS`) or a callable passed through."""
-    return _lookup("separation", SEPARATIONS, separation, "σ(scores)")
+    return check.named("separation", SEPARATIONS, separation, "σ(scores)")
 
 
 def accepted_settings(func: Callable) -> frozenset[str]:
@@ -192,7 +182,6 @@ SEPARATION_TRAITS: dict[str, frozenset[str]] = {
     "polynomial": frozenset({"homogeneous"}),
     "max": frozenset({"one_hot"}),
 }
-
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:

@@ -277,17 +277,7 @@ SIMILARITIES: dict[str, Similarity] = {
 }
 
 
-def _lookup(arg: str, registry: dict, value, signature: str):
-    """``registry[value]`` for a known name, ``value`` itself if callable, else a clear error."""
-    if callable(value):
-        return value
-    if isinstance(value, str) and value in registry:
-        return registry[value]
-    raise ValueError(f"{arg}: expected one of {', '.join(registry)} or a callable {signature}, "
-                     f"got {value!r}")
-
-
 def get_similarity(similarity: str | Similarity) -> Similarity:
     """A similarity by name (see :data:`~kvlib.similarities.SIMILARITIES`) or a callable passed through."""
-    return _lookup("similarity", SIMILARITIES, similarity, "S(queries, keys)")
+    return check.named("similarity", SIMILARITIES, similarity, "S(queries, keys)")
 
