@@ -33,7 +33,7 @@ from kvlib.device import generator as stream
 from kvlib.episodic import noisy_cue, random_unit, weighted_recall
 
 __all__ = ["word_location_errors", "fit_guess_vonmises", "circular_sd_deg", "mixture_density",
-           "accessibility_precision"]
+           "accessibility_precision", "accessibility_numbers"]
 
 _MAX_MEMORIES = 10**6
 
@@ -224,3 +224,22 @@ def accessibility_precision(intervals: Sequence[float] = (1, 2, 4, 8, 16, 32),
             "precision_sd_deg": sd.float().cpu(), "precision_sd_ci_low": sd_ci[0].float().cpu(),
             "precision_sd_ci_high": sd_ci[1].float().cpu(),
             "errors_deg": torch.rad2deg(sim["errors"]).float().cpu()}
+
+
+def accessibility_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`accessibility_precision`'s ``result``, at the first
+    and last retention interval: the interval (days), the interfering lists at the last, the share
+    of answers from memory (``ap_p_*``) and the precision SD (degrees), with their bootstrap bounds."""
+    if not isinstance(result, dict):
+        raise TypeError(f"result: expected the dict accessibility_precision returns, "
+                        f"got {type(result).__name__}")
+    if "precision_sd_ci_high" not in result:
+        raise ValueError("result: expected accessibility_precision's result, missing 'precision_sd_ci_high'")
+    p, sd = result["p_memory"], result["precision_sd_deg"]
+    lo, hi = result["precision_sd_ci_low"], result["precision_sd_ci_high"]
+    return {"ap_days_first": result["interval"][0], "ap_days_last": result["interval"][-1],
+            "ap_n_last": result["n_interfering"][-1], "ap_p_first": float(p[0]), "ap_p_last": float(p[-1]),
+            "ap_p_last_hi": float(result["p_memory_ci_high"][-1]),
+            "ap_p_first_lo": float(result["p_memory_ci_low"][0]),
+            "ap_sd_first": float(sd[0]), "ap_sd_last": float(sd[-1]), "ap_sd_first_lo": float(lo[0]),
+            "ap_sd_first_hi": float(hi[0]), "ap_sd_last_lo": float(lo[-1]), "ap_sd_last_hi": float(hi[-1])}

@@ -37,7 +37,7 @@ from kvlib.device import cpu_threads
 from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, noisy_cue, random_unit
 
-__all__ = ["place_code", "sparse_expansion", "cache_retrieval", "KEY_CODES"]
+__all__ = ["place_code", "sparse_expansion", "cache_retrieval", "KEY_CODES", "cache_numbers"]
 
 #: The three ways of turning a cache's input into its key.
 KEY_CODES = ("place", "dense", "sparse")
@@ -174,3 +174,25 @@ def cache_retrieval(caches_per_site: Sequence[int] = (2, 4, 8, 16), sites: int =
     out["active_fraction"] = {"place": float((place > 1e-3 * place.amax()).float().mean()),
                               "dense": 1.0, "sparse": active / M}
     return out
+
+
+def cache_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`cache_retrieval`'s ``result``, all at the most
+    caches per site (``cb_n``): mean same-site cosine of dense and sparse keys, other-site cosine
+    of sparse keys, and the accuracy (%) of each key code read by softmax and by a linear read,
+    with chance (``cb_chance``, one in ``cb_n``)."""
+    if not isinstance(result, dict):
+        raise TypeError(f"result: expected the dict cache_retrieval returns, got {type(result).__name__}")
+    need = ["caches_per_site"] + [f"{c}_{r}_accuracy_mean" for c in KEY_CODES for r in ("softmax", "linear")]
+    missing = [k for k in need + ["dense_same_site_cosine_mean"] if k not in result]
+    if missing:
+        raise ValueError(f"result: expected cache_retrieval's result, missing {missing}")
+    last = {k: float(v[-1]) for k, v in result.items() if k.endswith("_mean")}
+    n = result["caches_per_site"][-1]
+    return {"cb_n": n, "cb_same_dense": last["dense_same_site_cosine_mean"],
+            "cb_same_sparse": last["sparse_same_site_cosine_mean"],
+            "cb_other_sparse": last["sparse_other_site_cosine_mean"], "cb_chance": 100 / n,
+            "cb_place_soft": 100 * last["place_softmax_accuracy_mean"],
+            **{f"cb_{short}_{code}": 100 * last[f"{code}_{read}_accuracy_mean"]
+               for short, read in (("soft", "softmax"), ("lin", "linear")) for code in KEY_CODES
+               if (short, code) != ("soft", "place")}}

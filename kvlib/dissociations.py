@@ -35,7 +35,7 @@ from kvlib.device import cpu_threads
 from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, noisy_cue, random_unit, weighted_recall
 
-__all__ = ["degrade", "recognition_auc", "memory_lesions"]
+__all__ = ["degrade", "recognition_auc", "memory_lesions", "lesion_numbers"]
 
 
 def degrade(x: Tensor, loss: float, generator: torch.Generator) -> Tensor:
@@ -162,3 +162,35 @@ def memory_lesions(levels: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
     match, ers = intact["_match"].flatten().cpu().double(), intact["_ers"].flatten().cpu().double()
     out["match_reinstatement_correlation"] = float(torch.corrcoef(torch.stack([match, ers]))[0, 1])
     return out
+
+
+def _result(name: str, result: object, keys: Sequence[str], source: str) -> dict:
+    if not isinstance(result, dict):
+        raise TypeError(f"{name}: expected the dict {source} returns, got {type(result).__name__}")
+    missing = [k for k in keys if k not in result]
+    if missing:
+        raise ValueError(f"{name}: expected {source}'s result, missing {', '.join(map(repr, missing))}")
+    return result
+
+
+def lesion_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`memory_lesions`'s ``result`` (levels must hold
+    0 first and 0.9): with the values damaged, key recognition (AUC) intact (``les_rec``) and at
+    90% damage (``les_rec90``), the same for recognition by content and for recall (%); with the
+    keys damaged at the last level, reinstatement, recall (%) and recognition; and the intact
+    match-reinstatement correlation (``les_r``)."""
+    result = _result("result", result, ["level", "values_recall_mean", "keys_reinstatement_mean",
+                                        "match_reinstatement_correlation"], "memory_lesions")
+    levels = list(result["level"])
+    if not levels or levels[0] != 0.0 or 0.9 not in levels:
+        raise ValueError(f"result: expected damage levels starting at 0 and holding 0.9, got {levels}")
+    i = levels.index(0.9)
+    v, k = (lambda m: result[f"values_{m}_mean"]), (lambda m: result[f"keys_{m}_mean"])
+    return {"les_i90": 100 * levels[i],
+            "les_rec": float(v("recognition_keys")[0]), "les_rec90": float(v("recognition_keys")[i]),
+            "les_content": float(v("recognition_content")[0]),
+            "les_content90": float(v("recognition_content")[i]),
+            "les_recall": 100 * float(v("recall")[0]), "les_recall90": 100 * float(v("recall")[i]),
+            "les_ers": float(k("reinstatement")[0]), "les_ers_k": float(k("reinstatement")[-1]),
+            "les_recall_k": 100 * float(k("recall")[-1]), "les_rec_k": float(k("recognition_keys")[-1]),
+            "les_r": result["match_reinstatement_correlation"]}

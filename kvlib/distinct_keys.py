@@ -32,7 +32,7 @@ from kvlib.device import generator as stream
 from kvlib.device import progress as progress_bar
 from kvlib.episodic import mean_se, noisy_cue, random_unit, weighted_recall
 
-__all__ = ["context_fear", "context_fear_conditions", "repulsion"]
+__all__ = ["context_fear", "context_fear_conditions", "repulsion", "repulsion_numbers"]
 
 _MAX_MEMORIES = 10**6
 
@@ -288,3 +288,26 @@ def repulsion(steps: int = 300, pairs: int = 4, participants: int = 24, d: int =
             "learning_rate": lr.cpu(), "repulsion_index": rep, "discrimination_accuracy": correct,
             "discrimination_accuracy_before": before,
             "repulsion_accuracy_correlation": r.item()}
+
+
+def repulsion_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`repulsion`'s ``result``: the inputs' similarity of
+    pairmates and of other pairs, the keys' at the end of learning (the last step before the
+    release), the first step at which pairmates' keys are less alike than others' (``rep_cross``),
+    the repulsion-accuracy correlation, discrimination accuracy before and after learning, and
+    the similarities after the release."""
+    if not isinstance(result, dict):
+        raise TypeError(f"result: expected the dict repulsion returns, got {type(result).__name__}")
+    if "release_starts_at" not in result:
+        raise ValueError("result: expected repulsion's result, missing 'release_starts_at'")
+    steps = result["step"]
+    pm, ot = result["key_similarity_pairmate_mean"], result["key_similarity_other_mean"]
+    end = max(i for i, s in enumerate(steps) if s <= result["release_starts_at"])    # the end of learning
+    return {"rep_in_pm": result["input_similarity_pairmate"], "rep_in_ot": result["input_similarity_other"],
+            "rep_learn_pm": float(pm[end]), "rep_learn_ot": float(ot[end]),
+            "rep_cross": next((steps[i] for i in range(end + 1) if pm[i] < ot[i]), math.nan),
+            "rep_r": result["repulsion_accuracy_correlation"],
+            "rep_acc_before": float(result["discrimination_accuracy_before"].mean()),
+            "rep_acc_after": float(result["discrimination_accuracy"].mean()),
+            "rep_rel_pm": float(result["released_pairmate_similarity"].mean()),
+            "rep_rel_ot": float(result["released_other_similarity"].mean())}

@@ -40,7 +40,7 @@ from kvlib.device import cpu_threads
 from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, random_unit, weighted_recall
 
-__all__ = ["context_drift", "extinction_recovery", "amnesia_recovery"]
+__all__ = ["context_drift", "extinction_recovery", "amnesia_recovery", "returning_response_numbers"]
 
 _MAX_STEPS = 100_000
 
@@ -280,3 +280,26 @@ def amnesia_recovery(test_delay: int = 20, late_agent: int = 30, acquisition: in
         out["response_mean"].append(m.item())
         out["response_se"].append(se.item())
     return out
+
+
+def returning_response_numbers(recovery: dict, amnesia: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes (responses in %) from :func:`extinction_recovery`
+    (``recovery``: shortest and longest delay, the response there without and with a reminder,
+    Rescorla-Wagner's prediction, the acquisition trials' share of all trials) and
+    :func:`amnesia_recovery` (``amnesia``: the response in each of its five conditions)."""
+    for name, value, source, key in (("recovery", recovery, "extinction_recovery", "response_reminder_mean"),
+                                     ("amnesia", amnesia, "amnesia_recovery", "condition")):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+        if key not in value:
+            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+    m, rm = recovery["response_mean"], recovery["response_reminder_mean"]
+    am = dict(zip(amnesia["condition"], amnesia["response_mean"]))
+    return {"ext_first": recovery["delay"][0], "ext_last": recovery["delay"][-1],
+            "ext_m_first": 100 * float(m[0]), "ext_m_last": 100 * float(m[-1]),
+            "ext_r_first": 100 * float(rm[0]), "ext_r_last": 100 * float(rm[-1]),
+            "ext_rw": 100 * recovery["rescorla_wagner"],
+            "ext_share": 100 * recovery["acquisition"] / (recovery["acquisition"] + recovery["extinction"]),
+            **{f"am_{short}": 100 * am[name] for short, name in (
+                ("control", "control"), ("amnesic", "amnesic"), ("reminder", "amnesic + reminder"),
+                ("again", "amnesic + agent again"), ("late", "late agent"))}}

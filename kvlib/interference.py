@@ -36,7 +36,7 @@ from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, noisy_cue, random_unit, sample_recall
 
 __all__ = ["ListMemory", "study_lists", "recall_list", "list_length_curve", "recovery_curve",
-           "list_before_last", "last_list_effect"]
+           "list_before_last", "last_list_effect", "list_length_numbers", "list_before_last_numbers"]
 
 
 @dataclass
@@ -275,3 +275,43 @@ def last_list_effect(result: dict, model: str = "key_value") -> dict:
     drop = m[:, 0] - m[:, -1]
     err = torch.sqrt(se[:, 0] ** 2 + se[:, -1] ** 2)
     return {"drop": drop, "se": err, "z": drop / err.clamp_min(1e-12)}
+
+
+def list_length_numbers(curve: dict, recovery: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`list_length_curve` (``curve``: the shortest and
+    longest list, the % of each recalled in the first number of attempts and how many items that
+    is, the lowest cued recall in %) and :func:`recovery_curve` (``recovery``: the first attempts,
+    the % of items they miss, and the % of those that an item cue or more attempts recover)."""
+    for name, value, source, key in (("curve", curve, "list_length_curve", "free_recall_mean"),
+                                     ("recovery", recovery, "recovery_curve", "missed_fraction")):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+        if key not in value:
+            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+    free, n = curve["free_recall_mean"][0], curve["list_length"]                   # the first attempts
+    return {"ll_short": n[0], "ll_long": n[-1], "ll_recall_short": 100 * float(free[0]),
+            "ll_recall_long": 100 * float(free[-1]),
+            "ll_cued_min": 100 * float(curve["cued_recall_mean"].min()),
+            "ll_number_short": n[0] * float(free[0]), "ll_number_long": n[-1] * float(free[-1]),
+            "rec_first": recovery["first_attempts"], "rec_missed": 100 * recovery["missed_fraction"],
+            "rec_cue": 100 * recovery["missed_recovered_by_item_cue"],
+            "rec_attempts": 100 * recovery["missed_recovered_by_more_attempts"]}
+
+
+def list_before_last_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`list_before_last`'s ``result`` (lists before last
+    of 5, 10 and 20 items among its target lengths): the largest change (%) in the key-value
+    memory's recall of the list before last from the shortest to the longest last list, and that
+    change in standard errors (:func:`last_list_effect`); its recall (%) of the lists of 5 and of
+    20, averaged over last lists; and the displacement store's recall of the list of 10 after the
+    longest last list."""
+    eff = last_list_effect(result)
+    targets = list(result["target_list_length"])
+    if any(n not in targets for n in (5, 10, 20)):
+        raise ValueError(f"result: expected lists before last of 5, 10 and 20 items, got {targets}")
+    kv = result["key_value_recall_mean"]                                  # [target length, last length]
+    return {"lbl_change_max": 100 * float(eff["drop"].abs().max()),
+            "lbl_ratio_max": float(eff["z"].abs().max()),
+            "lbl_own_5": 100 * float(kv[targets.index(5)].mean()),
+            "lbl_own_20": 100 * float(kv[targets.index(20)].mean()),
+            "lbl_disp_10": 100 * float(result["displacement_recall_mean"][targets.index(10), -1])}

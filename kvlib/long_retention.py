@@ -35,7 +35,7 @@ from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, noisy_cue, random_unit, weighted_recall
 from kvlib.extinction import context_drift
 
-__all__ = ["long_contexts", "retention_curves"]
+__all__ = ["long_contexts", "retention_curves", "retention_numbers"]
 
 _BLOCK = 256
 
@@ -131,3 +131,20 @@ def retention_curves(intervals: Sequence[int] = (1, 3, 10, 30, 100, 300, 1000, 3
         out[f"{name}_mean"], out[f"{name}_se"] = m, se
     out["memories_stored"] = [n + g for g in intervals]
     return out
+
+
+def retention_numbers(result: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`retention_curves`'s ``result`` (intervals must hold
+    1, 10 and 100): the read's weight (%) on the cued item after 1 and after the last interval, the
+    last interval, and the weight on the list under a context cue after 1, 10 and 100."""
+    if not isinstance(result, dict):
+        raise TypeError(f"result: expected the dict retention_curves returns, got {type(result).__name__}")
+    if "context_cue_mean" not in result:
+        raise ValueError("result: expected retention_curves' result, missing 'context_cue_mean'")
+    at = {g: i for i, g in enumerate(result["interval"])}
+    if any(g not in at for g in (1, 10, 100)):
+        raise ValueError(f"result: expected intervals holding 1, 10 and 100, got {list(at)}")
+    item, ctx = result["item_cue_mean"], result["context_cue_mean"]
+    return {"rt_item_1": 100 * float(item[at[1]]), "rt_item_last": 100 * float(item[-1]),
+            "rt_last": result["interval"][-1], "rt_ctx_1": 100 * float(ctx[at[1]]),
+            "rt_ctx_10": 100 * float(ctx[at[10]]), "rt_ctx_100": 100 * float(ctx[at[100]])}

@@ -31,7 +31,7 @@ from kvlib.device import cpu_threads
 from kvlib.device import generator as stream
 from kvlib.episodic import noisy_cue, random_unit, weighted_recall
 
-__all__ = ["TriviaMemory", "study_trivia", "feeling_of_knowing", "judgment_steps"]
+__all__ = ["TriviaMemory", "study_trivia", "feeling_of_knowing", "judgment_steps", "metamemory_numbers"]
 
 
 @dataclass
@@ -231,3 +231,23 @@ def judgment_steps(questions: int = 400, d: int = 256, beta: float = 24.0,
             "fraction_decided_by_both": both.float().mean().item(),
             "fraction_stored_yes": (s_stored <= T).float().mean().item(),
             "fraction_retrieved": (s_retrieve <= T).float().mean().item()}
+
+
+def metamemory_numbers(fok: dict, steps: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`feeling_of_knowing` (``fok``: the FOK-recognition
+    gamma, recognition (%) in the lowest and highest FOK quartile, mean FOK and recall (%) without
+    and with a familiar cue) and :func:`judgment_steps` (``steps``: median steps to "is it
+    stored?" and to the answer)."""
+    for name, value, source, key in (("fok", fok, "feeling_of_knowing", "recognition_by_fok_quartile"),
+                                     ("steps", steps, "judgment_steps", "median_steps_retrieve")):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+        if key not in value:
+            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+    rec = fok["recognition_by_fok_quartile"]
+    return {"fok_gamma": fok["fok_recognition_gamma"], "fok_rec_low": 100 * float(rec[0]),
+            "fok_rec_high": 100 * float(rec[-1]), "fok_base": fok["fok_mean"],
+            "fok_fam": fok["fok_mean_familiar_cue"], "fok_recall_base": 100 * fok["recall_rate"],
+            "fok_recall_fam": 100 * fok["recall_rate_familiar_cue"], "fok_recall_se": 100 * fok["recall_se"],
+            "fok_steps_stored": steps["median_steps_is_it_stored"],
+            "fok_steps_retrieve": steps["median_steps_retrieve"]}

@@ -34,7 +34,7 @@ from kvlib.device import cpu_threads
 from kvlib.device import generator as stream
 from kvlib.episodic import mean_se, noisy_cue, random_unit, weighted_recall
 
-__all__ = ["familiarity_recollection", "change_detection"]
+__all__ = ["familiarity_recollection", "change_detection", "pointer_numbers"]
 
 
 def _criterion(new_scores: Tensor, false_alarms: float) -> Tensor:
@@ -203,3 +203,26 @@ def change_detection(memory_sizes: Sequence[int] = (10, 100, 1000, 10000), set_s
         out[f"{k}_mean"], out[f"{k}_se"] = m, se
     out["identification_chance"] = [1.0 / N for N in sizes]
     return out
+
+
+def pointer_numbers(faces: dict, change: dict) -> dict[str, float]:
+    """The numbers Chapter 5 quotes (in %, sizes as counts) from :func:`familiarity_recollection`
+    (``faces``: familiar and recollected in and out of context, false alarms, tip-of-the-tongue
+    first letters against chance) and :func:`change_detection` (``change``: worst detection, mean
+    localisation, identification at the smallest and largest long-term memory)."""
+    for name, value, source, key in (("faces", faces, "familiarity_recollection", "letter_chance"),
+                                     ("change", change, "change_detection", "identification_mean")):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+        if key not in value:
+            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+    pct = {f"pt_{short}": 100 * faces[key] for short, key in (
+        ("fam_in", "familiar_in_context_mean"), ("rec_in", "recollected_in_context_mean"),
+        ("fam_out", "familiar_out_of_context_mean"), ("rec_out", "recollected_out_of_context_mean"),
+        ("fa", "false_alarm_rate"), ("tot", "familiar_not_recollected_in_context_mean"),
+        ("letter", "tot_first_letter_in_context_mean"), ("chance", "letter_chance"))}
+    ident = change["identification_mean"]
+    return {**pct, "pt_det_min": 100 * float(change["detection_mean"].min()),
+            "pt_loc": 100 * float(change["localisation_mean"].mean()),
+            "pt_id_first": 100 * float(ident[0]), "pt_id_last": 100 * float(ident[-1]),
+            "pt_n_first": change["memory_size"][0], "pt_n_last": change["memory_size"][-1]}

@@ -46,7 +46,8 @@ from kvlib.device import generator as seed_stream
 from kvlib.scaffold import top_k
 
 __all__ = ["KEY_PATHS", "flip_exactly", "code_similarity", "dentate_code", "ca3_weights", "ca3_complete",
-           "clustered_keys", "similarity_transfer", "key_path_recall", "separation_completion_tradeoff"]
+           "clustered_keys", "similarity_transfer", "key_path_recall", "separation_completion_tradeoff",
+           "nearest_value", "separation_completion_numbers"]
 
 #: The ways a cue reaches the stored keys: as it is, through the attractor, through the
 #: expansion, or through the expansion and then an attractor over the expanded codes.
@@ -312,3 +313,54 @@ def separation_completion_tradeoff(actives: Sequence[int] = (10, 20, 50, 100, 20
             h, K = _through(w, path, cue)
             out[path].append((sib, float(code_similarity(h, K[idx]).mean())))
     return out
+
+
+def nearest_value(curve: Sequence[float], grid: Sequence[float], x: float) -> float:
+    """The value of a sampled ``curve`` at the point of ``grid`` nearest ``x`` (the first of two
+    equally near ones): reading a curve of :func:`similarity_transfer` or :func:`key_path_recall`
+    at one similarity or noise level.
+
+    >>> nearest_value([10.0, 20.0, 30.0], [0.0, 0.1, 0.2], 0.12)
+    20.0
+    """
+    grid = check.sequence("grid", grid, check.number)
+    curve = check.sequence("curve", curve, check.number)
+    if len(curve) != len(grid):
+        raise ValueError(f"curve: expected one value per grid point ({len(grid)}), got {len(curve)}")
+    x = check.number("x", x)
+    return curve[min(range(len(grid)), key=lambda i: abs(grid[i] - x))]
+
+
+def separation_completion_numbers(transfer: dict, recall: dict, tradeoff: dict, active: int
+                                  ) -> dict[str, float]:
+    """The numbers Chapter 5 quotes from :func:`similarity_transfer` (``transfer``: output
+    similarity through the expansion at input similarity 0.8 and 0.5, through the attractor at
+    0.5 and 0.6), :func:`key_path_recall` (``recall``: each path's accuracy in % at 0 to 30%
+    noise, as ``d``, ``c``, ``s``, ``sc`` + the noise in %) and
+    :func:`separation_completion_tradeoff` (``tradeoff``: the two inputs' similarities, and at
+    ``active`` winners and at the sparsest setting the output similarities)."""
+    for name, value, source, key in (("transfer", transfer, "similarity_transfer", "separation"),
+                                     ("recall", recall, "key_path_recall", "noise"),
+                                     ("tradeoff", tradeoff, "separation_completion_tradeoff", "actives")):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+        if key not in value:
+            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+    active = check.count("active", active, minimum=1)
+    if active not in tradeoff["actives"]:
+        raise ValueError(f"active: expected one of the trade-off's settings {tradeoff['actives']}, "
+                         f"got {active}")
+    k = tradeoff["actives"].index(active)
+    rho, nz = transfer["input"], recall["noise"]
+    return {"in_sib": tradeoff["input"][0], "in_cue": tradeoff["input"][1],
+            "sep08": nearest_value(transfer["separation"], rho, 0.8),
+            "sep05": nearest_value(transfer["separation"], rho, 0.5),
+            "comp05": nearest_value(transfer["completion"], rho, 0.5),
+            "comp06": nearest_value(transfer["completion"], rho, 0.6),
+            **{f"{p}{round(100 * x)}": 100 * nearest_value(recall[path], nz, x)
+               for p, path in (("d", "direct"), ("c", "completion"), ("s", "separation"),
+                               ("sc", "separation+completion"))
+               for x in (0.0, 0.1, 0.15, 0.2, 0.3)},
+            "k_sib": tradeoff["separation"][k][0], "k_cue": tradeoff["separation"][k][1],
+            "k_done": tradeoff["separation+completion"][k][1],
+            "k10_done": tradeoff["separation+completion"][0][1]}

@@ -95,3 +95,17 @@ def test_same_results_on_gpu():
     a = A.accessibility_precision(n_boot=20)
     b = A.accessibility_precision(n_boot=20, device="cuda")
     assert torch.allclose(a["p_memory"], b["p_memory"], atol=1e-3)
+
+
+def test_accessibility_numbers_first_and_last_interval():
+    res = {"interval": [1, 8, 64], "n_interfering": [0, 7, 63],
+           "p_memory": torch.tensor([0.9, 0.6, 0.3]), "p_memory_ci_low": torch.tensor([0.85, 0.5, 0.2]),
+           "p_memory_ci_high": torch.tensor([0.95, 0.7, 0.4]),
+           "precision_sd_deg": torch.tensor([20.0, 21.0, 22.0]),
+           "precision_sd_ci_low": torch.tensor([18.0, 19.0, 17.0]),
+           "precision_sd_ci_high": torch.tensor([23.0, 24.0, 26.0])}
+    nums = A.accessibility_numbers(res)
+    assert (nums["ap_days_first"], nums["ap_days_last"], nums["ap_n_last"]) == (1, 64, 63)
+    assert nums["ap_p_first"] == pytest.approx(0.9) and nums["ap_p_last_hi"] == pytest.approx(0.4)
+    assert nums["ap_p_first_lo"] == pytest.approx(0.85) and nums["ap_sd_last"] == pytest.approx(22.0)
+    assert nums["ap_sd_first_hi"] == pytest.approx(23.0) and nums["ap_sd_last_lo"] == pytest.approx(17.0)

@@ -65,3 +65,19 @@ def test_bad_arguments_name_themselves():
         C.cache_retrieval(units=10, active=20)
     with pytest.raises(ValueError, match="caches_per_site"):
         C.cache_retrieval(caches_per_site=[1, 2])
+
+
+def test_cache_numbers_read_the_most_caches_per_site():
+    res = {"caches_per_site": [2, 4, 8]}
+    names = [f"{c}_{r}_accuracy_mean" for c in C.KEY_CODES for r in ("softmax", "linear")] + [
+        f"{c}_{s}_site_cosine_mean" for c in C.KEY_CODES for s in ("same", "other")]
+    for i, name in enumerate(names):
+        res[name] = torch.tensor([0.0, 0.5, i / 100])                     # only the last entry is read
+    nums = C.cache_numbers(res)
+    assert nums["cb_n"] == 8 and nums["cb_chance"] == pytest.approx(12.5)
+    for code in C.KEY_CODES:
+        assert nums[f"cb_lin_{code}"] == pytest.approx(names.index(f"{code}_linear_accuracy_mean"))
+    assert nums["cb_place_soft"] == pytest.approx(names.index("place_softmax_accuracy_mean"))
+    assert nums["cb_same_sparse"] == pytest.approx(names.index("sparse_same_site_cosine_mean") / 100)
+    with pytest.raises(ValueError, match="result"):
+        C.cache_numbers({"caches_per_site": [2]})

@@ -60,3 +60,20 @@ def test_bad_arguments_name_themselves():
         D.degrade(torch.ones(2, 3), 1.5, torch.Generator())
     with pytest.raises(ValueError, match="levels"):
         D.memory_lesions(levels=[])
+
+
+def test_lesion_numbers_read_intact_90_percent_and_last_levels():
+    levels = [0.0, 0.5, 0.9, 1.0]
+    res = {"level": levels, "match_reinstatement_correlation": 0.7}
+    for i, name in enumerate(["values_recognition_keys", "values_recognition_content", "values_recall",
+                              "keys_reinstatement", "keys_recall", "keys_recognition_keys"]):
+        res[f"{name}_mean"] = torch.tensor([0.1, 0.2, 0.3, 0.4]) + i      # distinct per measure and level
+    nums = D.lesion_numbers(res)
+    assert nums["les_i90"] == pytest.approx(90.0)
+    assert nums["les_rec"] == pytest.approx(0.1) and nums["les_rec90"] == pytest.approx(0.3)
+    assert nums["les_content90"] == pytest.approx(1.3) and nums["les_recall90"] == pytest.approx(230.0)
+    assert nums["les_ers"] == pytest.approx(3.1) and nums["les_ers_k"] == pytest.approx(3.4)
+    assert nums["les_recall_k"] == pytest.approx(440.0) and nums["les_rec_k"] == pytest.approx(5.4)
+    assert nums["les_r"] == 0.7
+    with pytest.raises(ValueError, match="0.9"):
+        D.lesion_numbers({**res, "level": [0.0, 0.5, 0.8, 1.0]})

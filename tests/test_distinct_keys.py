@@ -81,3 +81,21 @@ def test_input_codes_have_the_asked_similarities():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_repulsion_numbers_end_of_learning_and_first_crossing():
+    res = {"step": [0, 10, 20, 30, 40], "release_starts_at": 30,
+           "key_similarity_pairmate_mean": torch.tensor([0.9, 0.8, 0.5, 0.4, 0.7]),
+           "key_similarity_other_mean": torch.tensor([0.6, 0.6, 0.6, 0.6, 0.6]),
+           "input_similarity_pairmate": 0.8, "input_similarity_other": 0.3,
+           "repulsion_accuracy_correlation": 0.5,
+           "discrimination_accuracy_before": torch.tensor([0.4, 0.6]),
+           "discrimination_accuracy": torch.tensor([0.8, 1.0]),
+           "released_pairmate_similarity": torch.tensor([0.7]),
+           "released_other_similarity": torch.tensor([0.6])}
+    nums = D.repulsion_numbers(res)
+    assert nums["rep_learn_pm"] == pytest.approx(0.4) and nums["rep_learn_ot"] == pytest.approx(0.6)
+    assert nums["rep_cross"] == 20                              # the first step with pairmates below others
+    assert nums["rep_acc_before"] == pytest.approx(0.5) and nums["rep_acc_after"] == pytest.approx(0.9)
+    never = {**res, "key_similarity_pairmate_mean": torch.full((5,), 0.9)}
+    assert math.isnan(D.repulsion_numbers(never)["rep_cross"])

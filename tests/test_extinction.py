@@ -74,3 +74,18 @@ def test_bad_arguments_name_themselves():
         E.context_drift(torch.zeros(3, 2), 1.5)
     with pytest.raises(ValueError, match="lead"):
         E.amnesia_recovery(test_delay=5, lead=5)
+
+
+def test_returning_response_numbers():
+    rec = {"delay": [1, 10, 100], "response_mean": torch.tensor([0.1, 0.3, 0.6]),
+           "response_reminder_mean": torch.tensor([0.4, 0.6, 0.8]), "rescorla_wagner": 0.0,
+           "acquisition": 30, "extinction": 10}
+    conds = ["control", "amnesic", "amnesic + reminder", "amnesic + agent again", "late agent"]
+    amn = {"condition": conds, "response_mean": [0.9, 0.1, 0.5, 0.95, 0.85]}
+    nums = E.returning_response_numbers(rec, amn)
+    assert (nums["ext_first"], nums["ext_last"]) == (1, 100)
+    assert nums["ext_m_last"] == pytest.approx(60.0) and nums["ext_r_first"] == pytest.approx(40.0)
+    assert nums["ext_share"] == pytest.approx(75.0)            # 30 acquisition trials of 40
+    assert nums["am_amnesic"] == pytest.approx(10.0) and nums["am_late"] == pytest.approx(85.0)
+    with pytest.raises(ValueError, match="amnesia"):
+        E.returning_response_numbers(rec, {"response_mean": []})

@@ -114,3 +114,23 @@ def test_reproduce_writes_png_and_json_with_the_plotted_curves(tmp_path):
     assert data["last_list_length"] == [5, 10, 15, 20]
     assert len(data["key_value_recall_mean_by_target_and_last_length"]) == 3
     assert rec["provenance"]["figure"] == "list-before-last"
+
+
+def test_list_length_numbers_and_list_before_last_numbers():
+    curve = {"list_length": [5, 10, 40],
+             "free_recall_mean": torch.tensor([[0.8, 0.6, 0.25], [0.9, 0.7, 0.4]]),
+             "cued_recall_mean": torch.tensor([0.99, 0.97, 0.95])}
+    rec = {"first_attempts": 10, "missed_fraction": 0.3, "missed_recovered_by_item_cue": 0.9,
+           "missed_recovered_by_more_attempts": 0.5}
+    nums = I.list_length_numbers(curve, rec)
+    assert (nums["ll_short"], nums["ll_long"]) == (5, 40)
+    assert nums["ll_recall_short"] == pytest.approx(80.0) and nums["ll_recall_long"] == pytest.approx(25.0)
+    assert nums["ll_number_short"] == pytest.approx(4.0) and nums["ll_number_long"] == pytest.approx(10.0)
+    assert nums["ll_cued_min"] == pytest.approx(95.0) and nums["rec_cue"] == pytest.approx(90.0)
+    lbl = I.list_before_last([20, 5, 10], [2, 6], participants=4, d=8)      # lengths in any order
+    eff, got = I.last_list_effect(lbl), I.list_before_last_numbers(lbl)
+    assert got["lbl_ratio_max"] == pytest.approx(float(eff["z"].abs().max()))
+    assert got["lbl_own_20"] == pytest.approx(100 * float(lbl["key_value_recall_mean"][0].mean()))
+    assert got["lbl_disp_10"] == pytest.approx(100 * float(lbl["displacement_recall_mean"][2, -1]))
+    with pytest.raises(ValueError, match="5, 10 and 20"):
+        I.list_before_last_numbers(I.list_before_last([5, 10], [2, 6], participants=4, d=8))

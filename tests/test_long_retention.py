@@ -52,3 +52,14 @@ def test_bad_arguments_name_themselves():
         R.retention_curves(intervals=[])
     with pytest.raises(ValueError, match="drift"):
         R.long_contexts(torch.zeros(3, 2), -0.1)
+
+
+def test_retention_numbers_read_intervals_1_10_100_and_last():
+    res = {"interval": [1, 10, 100, 1000], "item_cue_mean": torch.tensor([0.9, 0.85, 0.8, 0.7]),
+           "context_cue_mean": torch.tensor([0.5, 0.2, 0.05, 0.0])}
+    nums = R.retention_numbers(res)
+    assert nums["rt_item_1"] == pytest.approx(90.0) and nums["rt_item_last"] == pytest.approx(70.0)
+    assert nums["rt_ctx_10"] == pytest.approx(20.0) and nums["rt_ctx_100"] == pytest.approx(5.0)
+    assert nums["rt_last"] == 1000
+    with pytest.raises(ValueError, match="10"):
+        R.retention_numbers({**res, "interval": [1, 3, 100, 1000]})

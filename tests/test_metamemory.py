@@ -75,3 +75,17 @@ def test_trivia_keys_are_strength_times_question_code():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_metamemory_numbers():
+    fok = {"recognition_by_fok_quartile": torch.tensor([0.3, 0.4, 0.5, 0.7]), "fok_recognition_gamma": 0.4,
+           "fok_mean": 0.2, "fok_mean_familiar_cue": 0.5, "recall_rate": 0.3,
+           "recall_rate_familiar_cue": 0.28,
+           "recall_se": 0.01}
+    steps = {"median_steps_is_it_stored": 2.0, "median_steps_retrieve": 9.0}
+    nums = M.metamemory_numbers(fok, steps)
+    assert nums["fok_rec_low"] == pytest.approx(30.0) and nums["fok_rec_high"] == pytest.approx(70.0)
+    assert nums["fok_recall_fam"] == pytest.approx(28.0) and nums["fok_recall_se"] == pytest.approx(1.0)
+    assert (nums["fok_steps_stored"], nums["fok_steps_retrieve"]) == (2.0, 9.0)
+    with pytest.raises(ValueError, match="steps"):
+        M.metamemory_numbers(fok, {})

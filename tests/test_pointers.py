@@ -54,3 +54,21 @@ def test_bad_arguments_name_themselves():
         P.change_detection(memory_sizes=[4], set_size=4)
     with pytest.raises(ValueError, match="strength_range"):
         P.familiarity_recollection(strength_range=(0.9, 0.2))
+
+
+def test_pointer_numbers_are_percentages_of_the_right_entries():
+    import torch
+    keys = ["familiar_in_context_mean", "recollected_in_context_mean", "familiar_out_of_context_mean",
+            "recollected_out_of_context_mean", "false_alarm_rate", "familiar_not_recollected_in_context_mean",
+            "tot_first_letter_in_context_mean", "letter_chance"]
+    faces = {k: (i + 1) / 100 for i, k in enumerate(keys)}
+    change = {"detection_mean": torch.tensor([0.99, 0.95, 0.97]),
+              "localisation_mean": torch.tensor([0.6, 0.8, 1.0]),
+              "identification_mean": torch.tensor([0.9, 0.5, 0.1]), "memory_size": [10, 100, 1000]}
+    nums = P.pointer_numbers(faces, change)
+    assert nums["pt_fam_in"] == pytest.approx(1.0) and nums["pt_chance"] == pytest.approx(8.0)
+    assert nums["pt_det_min"] == pytest.approx(95.0) and nums["pt_loc"] == pytest.approx(80.0)
+    assert nums["pt_id_first"] == pytest.approx(90.0) and nums["pt_id_last"] == pytest.approx(10.0)
+    assert (nums["pt_n_first"], nums["pt_n_last"]) == (10, 1000)
+    with pytest.raises(ValueError, match="change"):
+        P.pointer_numbers(faces, {})

@@ -107,3 +107,31 @@ def test_bad_settings_are_named():
         SC.key_path_recall(paths=("direct", "dentate"))
     with pytest.raises(ValueError, match="weights"):
         SC.dentate_code(torch.ones(2, 3), torch.ones(4, 5), 1)
+
+
+def test_nearest_value_reads_the_nearest_grid_point():
+    grid, curve = [0.0, 0.1, 0.2, 0.3], [5.0, 6.0, 7.0, 8.0]
+    assert SC.nearest_value(curve, grid, 0.14) == 6.0
+    assert SC.nearest_value(curve, grid, -1.0) == 5.0 and SC.nearest_value(curve, grid, 9.0) == 8.0
+    assert SC.nearest_value([1.0, 2.0], [0.0, 1.0], 0.5) == 1.0          # a tie: the first
+    with pytest.raises(ValueError, match="curve"):
+        SC.nearest_value([1.0], grid, 0.1)
+
+
+def test_separation_completion_numbers_read_each_curve_at_its_point():
+    rho = [i / 10 for i in range(11)]
+    transfer = {"input": rho, "separation": [r / 2 for r in rho],
+                "completion": [min(1.0, 2 * r) for r in rho]}
+    noise = [0.0, 0.1, 0.15, 0.2, 0.3]
+    recall = {"noise": noise, **{p: [1.0 - i / 10 - j / 100 for j, _ in enumerate(noise)]
+                                 for i, p in enumerate(SC.KEY_PATHS)}}
+    tradeoff = {"actives": [10, 50], "input": (0.9, 0.8), "separation": [(0.5, 0.4), (0.3, 0.2)],
+                "separation+completion": [(0.6, 0.7), (0.9, 0.95)]}
+    nums = SC.separation_completion_numbers(transfer, recall, tradeoff, active=50)
+    assert nums["sep08"] == pytest.approx(0.4) and nums["comp05"] == pytest.approx(1.0)
+    assert nums["comp06"] == pytest.approx(1.0) and nums["sep05"] == pytest.approx(0.25)
+    assert nums["d0"] == pytest.approx(100.0)
+    assert nums["sc30"] == pytest.approx(100 * recall["separation+completion"][-1])
+    assert nums["k_sib"] == 0.3 and nums["k_done"] == 0.95 and nums["k10_done"] == 0.7
+    with pytest.raises(ValueError, match="active"):
+        SC.separation_completion_numbers(transfer, recall, tradeoff, active=20)

@@ -4,7 +4,8 @@ Each function computes through :mod:`kvlib.kernels`, :mod:`kvlib.memory`,
 :mod:`kvlib.memory_cliff` or :mod:`kvlib.random_features` and only draws here;
 ``book/01_kernels.ipynb`` calls the same functions, so the book and
 ``python -m kvlib reproduce NAME`` show the same figure. The fast-weight figures are in
-:mod:`kvlib.figures.ch1_fastweights`. ``small`` settings run each figure in seconds.
+:mod:`kvlib.figures.ch1_fastweights`, the numbers the prose quotes in
+:mod:`kvlib.figures.ch1_numbers`. ``small`` settings run each figure in seconds.
 """
 from __future__ import annotations
 
@@ -233,6 +234,15 @@ def millidge_table(data: dict, part: str) -> str:
     return "\n".join(lines)
 
 
+def millidge_tables(data: dict) -> str:
+    """The three tables of :func:`millidge_table` (noisy cues, half-masked cues, separations),
+    each under a bold heading, as one Markdown text."""
+    return ("**Noisy cues, max separation** (fraction retrieved, 1,000 stored)\n\n"
+            + millidge_table(data, "noise") + "\n\n**Half-masked cues, max separation**\n\n"
+            + millidge_table(data, "mask") + "\n\n**Separations** (1,000 stored)\n\n"
+            + millidge_table(data, "separation"))
+
+
 @register("millidge-settings", CHAPTER,
           "similarity and separation orderings from the book's capacity setting to Millidge et al.'s",
           small={"n_stored": (10, 30)})
@@ -373,3 +383,26 @@ def plot_retrieval(axes, query: torch.Tensor, retrieved: torch.Tensor, weights: 
     axes[2].set_xlabel("stored image n (red: the query's own)")
     axes[2].set_ylabel("weight αₙ")
     axes[2].set_title(title, fontsize=9)
+
+
+#: Settings of the separations that take one, in the digit-retrieval widget.
+DIGIT_DEMO_SETTINGS = {"polynomial": {"degree": 10}, "topk": {"k": 3}, "threshold": {"threshold": 0.5}}
+
+
+def draw_digit_retrieval(fig, memories: torch.Tensor, noise: float, digit: int, similarity: str,
+                         separation: str, log10_beta: float, masked: float) -> None:
+    """The digit-retrieval widget: mask a fraction ``masked`` of stored image ``digit`` of the
+    autoassociative memory ``memories`` (N, 784), add Gaussian noise ``noise`` (seeded by
+    ``digit``), read it through :func:`kvlib.kernels.retrieve` with β = 10**``log10_beta``,
+    and draw cue, read and weights (:func:`plot_retrieval`) into ``fig``."""
+    beta = 10 ** log10_beta
+    cue = memory.corrupt(memories[digit:digit + 1], "mask", masked)
+    cue = memory.corrupt(cue, "noise", noise, generator=torch.Generator().manual_seed(digit))
+    out, w = kernels.retrieve(cue, memories, memories, similarity, separation, beta=beta, normalize=True,
+                              return_weights=True, **DIGIT_DEMO_SETTINGS.get(separation, {}))
+    err = float((out[0] - memories[digit]).square().sum())
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 3]})
+    plot_retrieval(axes, cue[0], out[0], w[0], digit, title=f"{similarity} + {separation}, β = {beta:.3g}, "
+                   f"noise σ = {noise:.1f}: squared error {err:.1f}")
+    axes[2].set_ylim(0, 1.02)
+    fig.tight_layout()

@@ -1,16 +1,19 @@
-"""Chapter 6 figures: the paper's Figures 2A, 2B and 3 (A and B).
+"""Chapter 6 figures: the paper's Figures 2A, 2B and 3 (A and B), and the chapter's own.
 
 Each registered figure calls :mod:`kvlib.toy` or :mod:`kvlib.continual` (compute) and a
 ``draw_*`` function here (draw); ``small`` settings (a few pairs and steps, a few hundred
-training images) let the test suite run each in about a second.
+training images) let the test suite run each in about a second. ``draw_toy_step`` and
+``draw_reactivation`` draw one state of the chapter's two sliders (:func:`kvlib.notebook.interact`).
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.collections import LineCollection
 
 from kvlib import _checks as check
 from kvlib.figures.registry import register
+from kvlib.toy_geometry import snapshot_index
 
 CHAPTER = "6 Simulations"
 
@@ -72,6 +75,27 @@ def draw_toy_compare(runs: dict, title: str = "") -> plt.Figure:
     if title:
         fig.suptitle(title)
     return fig
+
+
+def toy_frame_steps(run, n_frames: int = 20) -> list[int]:
+    """The Adam steps of ``n_frames`` snapshots of ``run`` spread evenly over it (distinct, in order):
+    the values of the replay slider."""
+    n_frames = check.count("n_frames", n_frames, minimum=1)
+    frames = torch.linspace(0, len(run.steps) - 1, n_frames).round().long()
+    return list(dict.fromkeys(int(s) for s in run.steps[frames]))
+
+
+def draw_toy_step(fig: plt.Figure, run, step: int) -> None:
+    """Keys (left) and values (right) of ``run`` at Adam step ``step`` into ``fig``, on axes
+    fixed over the run, so that a replay shows the points move."""
+    t = snapshot_index(run, step)
+    colors = [CLASS_COLORS[c] for c in run.classes.tolist()]
+    lim = float(run.keys.abs().max()) * 1.05
+    ak, av = fig.subplots(1, 2)
+    ak.scatter(run.keys[t][:, 0], run.keys[t][:, 1], c=colors, s=8)
+    av.scatter(run.values[t][:, 0], run.values[t][:, 1], c=colors, s=8)
+    ak.set(xlim=(-lim, lim), ylim=(-lim, lim), title=f"keys, Adam step {step:,}")
+    av.set(xlim=(0, 1), ylim=(0, 1), title="values (after sigmoid)")
 
 
 def _toy_figure(n_classes: int, device, progress: bool, **settings):
@@ -149,3 +173,69 @@ def fig3(device, progress: bool = True, setting: str = "notebook", beta_max: flo
             "memory_readout_max_abs_diff": diff, "n_memories_per_layer": run.memories["0"].n_memories,
             "config": config_dict(run.config)}
     return fig, data
+
+
+def draw_reactivation(fig: plt.Figure, states: dict, beta: float) -> None:
+    """One state of the reactivation slider into ``fig``: both tasks' accuracy at ``beta`` (bars)
+    and the network's answers to a strip of Task-1 test digits (green: a Task-1 answer, 0 or 1).
+    ``states``: :func:`kvlib.continual.reactivation_states`."""
+    i = states["beta"].index(beta)
+    digits = states["images"].view(-1, 28, 28).transpose(0, 1).reshape(28, -1)   # side by side
+    bars, strip = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 5]})
+    bars.bar(["Task 1", "Task 2"], [states["task1"][i], states["task2"][i]], color=["tab:red", "tab:blue"])
+    bars.set_ylim(0, 100)
+    bars.set_title(f"beta = {beta:.1f}")
+    strip.imshow(digits, cmap="gray")
+    strip.set_axis_off()
+    for n, p in enumerate(states["predictions"][i]):
+        strip.text(28 * n + 14, -4, f"says {p}", ha="center", fontsize=9,
+                   color="green" if p < 2 else "crimson")
+
+
+def draw_beta_curves(betas, curves: dict, ylabel: str = "Task 1 test accuracy (%)") -> plt.Figure:
+    """Accuracy against the reactivation strength beta, one line per entry of ``curves``
+    (label -> accuracies), as in Figures 6.5 and 6.6."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), constrained_layout=True)
+    for label, acc in curves.items():
+        ax.plot(betas, acc, "-o", ms=3, label=label)
+    ax.set(xlabel=r"reactivation strength $\beta$", ylabel=ylabel)
+    ax.legend()
+    return fig
+
+
+def fraction_labels(sweep: dict) -> dict:
+    """:func:`kvlib.continual.fraction_sweep`'s result keyed by readable labels ("25% of Task-1 memories")."""
+    return {f"{int(100 * f)}% of Task-1 memories": acc for f, acc in sweep.items()}
+
+
+def _small_run(device, progress, setting, n_train, beta_max):
+    from kvlib.continual import ContinualConfig, run_continual
+    beta_max = check.number("beta_max", beta_max, low=1)
+    run = run_continual(ContinualConfig(setting=setting, n_train=n_train), device=device, progress=progress)
+    return run, [round(1.0 + 0.1 * i, 1) for i in range(int(round((beta_max - 1.0) / 0.1)) + 1)]
+
+
+@register("reactivation_layers", CHAPTER, "Figure 6.5: reactivating one layer's Task-1 memories",
+          small={"n_train": 256, "beta_max": 1.5})
+def reactivation_layers(device, progress: bool = True, setting: str = "notebook", beta_max: float = 3.0,
+                        n_train: int | None = None):
+    """Task-1 accuracy against beta with both layers', the first's or the second's Task-1
+    memories reactivated (:func:`kvlib.continual.layer_sweeps`)."""
+    from kvlib.continual import config_dict, layer_sweeps
+    run, betas = _small_run(device, progress, setting, n_train, beta_max)
+    curves = layer_sweeps(run, betas)
+    return draw_beta_curves(betas, curves), {"beta": betas, "task1_acc": curves,
+                                             "config": config_dict(run.config)}
+
+
+@register("reactivation_fractions", CHAPTER, "Figure 6.6: reactivating a share of the Task-1 memories",
+          small={"n_train": 256, "beta_max": 1.5})
+def reactivation_fractions(device, progress: bool = True, setting: str = "notebook", beta_max: float = 3.0,
+                           n_train: int | None = None, seed: int = 0):
+    """Task-1 accuracy against beta when 10%, 25%, 50% or all of the Task-1 memories are
+    reactivated (:func:`kvlib.continual.fraction_sweep`)."""
+    from kvlib.continual import config_dict, fraction_sweep
+    run, betas = _small_run(device, progress, setting, n_train, beta_max)
+    curves = fraction_labels(fraction_sweep(run, [0.1, 0.25, 0.5, 1.0], betas, seed=seed))
+    return draw_beta_curves(betas, curves), {"beta": betas, "task1_acc": curves,
+                                             "config": config_dict(run.config)}

@@ -21,3 +21,11 @@ EXAMPLES = {
     "accessibility_precision": ex(lambda: dict(intervals=[1, 2], n_boot=10, seed=0, device="cpu", n_pairs=4,
                                                participants=3, d=8, interference_rate=3.0)),
 }
+
+
+def _sweep():
+    from kvlib.accessibility import accessibility_precision
+    return accessibility_precision(**EXAMPLES["accessibility_precision"].kwargs())
+
+
+EXAMPLES["accessibility_numbers"] = ex(lambda: dict(result=_sweep()))

@@ -16,3 +16,11 @@ EXAMPLES = {
                                        episode_dims=4, units=20, active=4, place_weight=0.5, cue_noise=1.0,
                                        beta=30.0, value_dims=4, seed=0, device="cpu")),
 }
+
+
+def _caches():
+    from kvlib.cache_barcodes import cache_retrieval
+    return cache_retrieval(**EXAMPLES["cache_retrieval"].kwargs())
+
+
+EXAMPLES["cache_numbers"] = ex(lambda: dict(result=_caches()))

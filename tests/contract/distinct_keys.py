@@ -14,3 +14,12 @@ EXAMPLES = {
                     # not vary, as at beta = 1e4 where every participant retrieves perfectly
                     result_nonfinite_ok=True),
 }
+
+
+def _repulsion():
+    from kvlib.distinct_keys import repulsion
+    return repulsion(**EXAMPLES["repulsion"].kwargs())
+
+
+# rep_cross is NaN by design when the pairmates' keys never fall below the others' (a 3-step run)
+EXAMPLES["repulsion_numbers"] = ex(lambda: dict(result=_repulsion()), result_nonfinite_ok=True)

@@ -13,3 +13,12 @@ EXAMPLES = {
                                         lead=1, animals=2, d=4, drift=0.3, beta=50.0, threshold=0.75,
                                         cs_weight=0.5, us_salience=3.0, iti=1, seed=0, device="cpu")),
 }
+
+
+def _runs():
+    from kvlib.extinction import amnesia_recovery, extinction_recovery
+    return dict(recovery=extinction_recovery(**EXAMPLES["extinction_recovery"].kwargs()),
+                amnesia=amnesia_recovery(**EXAMPLES["amnesia_recovery"].kwargs()))
+
+
+EXAMPLES["returning_response_numbers"] = ex(_runs)

@@ -31,3 +31,13 @@ EXAMPLES = {
     "last_list_effect": ex(lambda: dict(result=I.list_before_last([3], [2, 4], participants=3, d=8),
                                         model="key_value"), options={"model"}),
 }
+
+
+def _curves():
+    return dict(curve=I.list_length_curve(**EXAMPLES["list_length_curve"].kwargs()),
+                recovery=I.recovery_curve(**EXAMPLES["recovery_curve"].kwargs()))
+
+
+EXAMPLES["list_length_numbers"] = ex(_curves)
+EXAMPLES["list_before_last_numbers"] = ex(lambda: dict(result=I.list_before_last([5, 10, 20], [2, 4],
+                                                                                 participants=3, d=8)))

@@ -14,3 +14,11 @@ EXAMPLES = {
                                         item_weight=0.8, cue_noise=1.0, beta=20.0, threshold=0.4, seed=0,
                                         device="cpu")),
 }
+
+
+def _curves():
+    from kvlib.long_retention import retention_curves
+    return retention_curves(**{**EXAMPLES["retention_curves"].kwargs(), "intervals": [1, 10, 100]})
+
+
+EXAMPLES["retention_numbers"] = ex(lambda: dict(result=_curves()))

@@ -20,3 +20,12 @@ EXAMPLES = {
     "judgment_steps": ex(lambda: dict(questions=10, d=8, beta=24.0, glimpse_noise=4.0, confidence=0.95,
                                       max_steps=5, strength_range=(0.2, 1.0), seed=0, device="cpu")),
 }
+
+
+def _runs():
+    from kvlib.metamemory import feeling_of_knowing, judgment_steps
+    return dict(fok=feeling_of_knowing(**EXAMPLES["feeling_of_knowing"].kwargs()),
+                steps=judgment_steps(**EXAMPLES["judgment_steps"].kwargs()))
+
+
+EXAMPLES["metamemory_numbers"] = ex(_runs)

@@ -10,3 +10,12 @@ EXAMPLES = {
                                         pointer_noise=3.0, beta=30.0, false_alarms=0.05, seed=0,
                                         device="cpu")),
 }
+
+
+def _runs():
+    from kvlib.pointers import change_detection, familiarity_recollection
+    return dict(faces=familiarity_recollection(**EXAMPLES["familiarity_recollection"].kwargs()),
+                change=change_detection(**EXAMPLES["change_detection"].kwargs()))
+
+
+EXAMPLES["pointer_numbers"] = ex(_runs)

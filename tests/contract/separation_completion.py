@@ -39,3 +39,15 @@ EXAMPLES = {
     "separation_completion_tradeoff": ex(lambda: dict(actives=(5, 10), noise=0.2, spread=0.1, seed=0,
                                                       **SMALL)),
 }
+
+
+def _runs():
+    from kvlib import separation_completion as sc
+    return dict(transfer=sc.similarity_transfer(similarities=(0.0, 0.5, 1.0), active=5, seed=0, **SMALL),
+                recall=sc.key_path_recall(noise=(0.0, 0.2), active=5, seeds=1, seed=0, **SMALL),
+                tradeoff=sc.separation_completion_tradeoff(actives=(5, 10), noise=0.2, seed=0, **SMALL),
+                active=5)
+
+
+EXAMPLES["nearest_value"] = ex(lambda: dict(curve=[1.0, 2.0, 3.0], grid=[0.0, 0.5, 1.0], x=0.4))
+EXAMPLES["separation_completion_numbers"] = ex(_runs)
