@@ -70,6 +70,8 @@ def _timing_args(device: object, repeats: object, quick: object) -> torch.device
 
 def bench_kernels(device: str | torch.device = "cpu", repeats: int = 3, quick: bool = False) -> dict:
     """Median timings of the library's heavy kernels on ``device``."""
+    import torch
+
     device = _timing_args(device, repeats, quick)
     out: dict = {}
     from kvlib import kernels
@@ -300,7 +302,8 @@ def to_markdown(rec: dict) -> str:
                  "fig3": "Figure 3 (every memory materialised + 21-point beta sweep vs two-copy MLP)"}
         for fig, rows in pf.items():
             for key, row in rows.items():
-                lines.append(f"| {names[fig]} | {key.replace('_', ' ')} | {row['kvlib_s']:.2f} s "
+                where = key.replace("_", " ").replace("1 threads", "1 thread")
+                lines.append(f"| {names[fig]} | {where} | {row['kvlib_s']:.2f} s "
                              f"| {row['plain_s']:.2f} s | {row['ratio']:.2f} |")
     if "notebooks" in rec:
         lines += ["", "| notebook | execution time | peak memory | checked numbers vs committed |",
