@@ -180,6 +180,16 @@ def named(name: str, registry: dict, value: Any, signature: str) -> Any:
                      f"got {value!r}")
 
 
+def result(name: str, value: Any, source: str, keys: str | Sequence[str]) -> dict:
+    """``value`` if it is the dict ``source`` returns (holding ``keys``), else a clear error."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
+    missing = [k for k in ([keys] if isinstance(keys, str) else keys) if k not in value]
+    if missing:
+        raise ValueError(f"{name}: expected {source}'s result, missing {', '.join(map(repr, missing))}")
+    return value
+
+
 def sequence(name: str, v: Any, item: Callable[[str, Any], Any] | None = None, *,
              nonempty: bool = True, distinct: bool = False) -> list:
     """A list/tuple/range (not a string), each item checked by ``item(f"{name}[i]", x)``."""

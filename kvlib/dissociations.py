@@ -164,14 +164,6 @@ def memory_lesions(levels: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
     return out
 
 
-def _result(name: str, result: object, keys: Sequence[str], source: str) -> dict:
-    if not isinstance(result, dict):
-        raise TypeError(f"{name}: expected the dict {source} returns, got {type(result).__name__}")
-    missing = [k for k in keys if k not in result]
-    if missing:
-        raise ValueError(f"{name}: expected {source}'s result, missing {', '.join(map(repr, missing))}")
-    return result
-
 
 def lesion_numbers(result: dict) -> dict[str, float]:
     """The numbers Chapter 5 quotes from :func:`memory_lesions`'s ``result`` (levels must hold
@@ -179,8 +171,9 @@ def lesion_numbers(result: dict) -> dict[str, float]:
     90% damage (``les_rec90``), the same for recognition by content and for recall (%); with the
     keys damaged at the last level, reinstatement, recall (%) and recognition; and the intact
     match-reinstatement correlation (``les_r``)."""
-    result = _result("result", result, ["level", "values_recall_mean", "keys_reinstatement_mean",
-                                        "match_reinstatement_correlation"], "memory_lesions")
+    result = check.result("result", result, "memory_lesions",
+                          ["level", "values_recall_mean", "keys_reinstatement_mean",
+                           "match_reinstatement_correlation"])
     levels = list(result["level"])
     if not levels or levels[0] != 0.0 or 0.9 not in levels:
         raise ValueError(f"result: expected damage levels starting at 0 and holding 0.9, got {levels}")

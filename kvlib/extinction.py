@@ -289,10 +289,7 @@ def returning_response_numbers(recovery: dict, amnesia: dict) -> dict[str, float
     :func:`amnesia_recovery` (``amnesia``: the response in each of its five conditions)."""
     for name, value, source, key in (("recovery", recovery, "extinction_recovery", "response_reminder_mean"),
                                      ("amnesia", amnesia, "amnesia_recovery", "condition")):
-        if not isinstance(value, dict):
-            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
-        if key not in value:
-            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+        check.result(name, value, source, key)
     m, rm = recovery["response_mean"], recovery["response_reminder_mean"]
     am = dict(zip(amnesia["condition"], amnesia["response_mean"]))
     return {"ext_first": recovery["delay"][0], "ext_last": recovery["delay"][-1],

@@ -284,10 +284,7 @@ def list_length_numbers(curve: dict, recovery: dict) -> dict[str, float]:
     the % of items they miss, and the % of those that an item cue or more attempts recover)."""
     for name, value, source, key in (("curve", curve, "list_length_curve", "free_recall_mean"),
                                      ("recovery", recovery, "recovery_curve", "missed_fraction")):
-        if not isinstance(value, dict):
-            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
-        if key not in value:
-            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+        check.result(name, value, source, key)
     free, n = curve["free_recall_mean"][0], curve["list_length"]                   # the first attempts
     return {"ll_short": n[0], "ll_long": n[-1], "ll_recall_short": 100 * float(free[0]),
             "ll_recall_long": 100 * float(free[-1]),

@@ -240,10 +240,7 @@ def metamemory_numbers(fok: dict, steps: dict) -> dict[str, float]:
     stored?" and to the answer)."""
     for name, value, source, key in (("fok", fok, "feeling_of_knowing", "recognition_by_fok_quartile"),
                                      ("steps", steps, "judgment_steps", "median_steps_retrieve")):
-        if not isinstance(value, dict):
-            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
-        if key not in value:
-            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+        check.result(name, value, source, key)
     rec = fok["recognition_by_fok_quartile"]
     return {"fok_gamma": fok["fok_recognition_gamma"], "fok_rec_low": 100 * float(rec[0]),
             "fok_rec_high": 100 * float(rec[-1]), "fok_base": fok["fok_mean"],

@@ -212,10 +212,7 @@ def pointer_numbers(faces: dict, change: dict) -> dict[str, float]:
     localisation, identification at the smallest and largest long-term memory)."""
     for name, value, source, key in (("faces", faces, "familiarity_recollection", "letter_chance"),
                                      ("change", change, "change_detection", "identification_mean")):
-        if not isinstance(value, dict):
-            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
-        if key not in value:
-            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+        check.result(name, value, source, key)
     pct = {f"pt_{short}": 100 * faces[key] for short, key in (
         ("fam_in", "familiar_in_context_mean"), ("rec_in", "recollected_in_context_mean"),
         ("fam_out", "familiar_out_of_context_mean"), ("rec_out", "recollected_out_of_context_mean"),

@@ -342,10 +342,7 @@ def separation_completion_numbers(transfer: dict, recall: dict, tradeoff: dict, 
     for name, value, source, key in (("transfer", transfer, "similarity_transfer", "separation"),
                                      ("recall", recall, "key_path_recall", "noise"),
                                      ("tradeoff", tradeoff, "separation_completion_tradeoff", "actives")):
-        if not isinstance(value, dict):
-            raise TypeError(f"{name}: expected the dict {source} returns, got {type(value).__name__}")
-        if key not in value:
-            raise ValueError(f"{name}: expected {source}'s result, missing {key!r}")
+        check.result(name, value, source, key)
     active = check.count("active", active, minimum=1)
     if active not in tradeoff["actives"]:
         raise ValueError(f"active: expected one of the trade-off's settings {tradeoff['actives']}, "
