@@ -142,18 +142,24 @@ def sdm_capacity(n_bits: int, n_locations: int, distance: int, error: float = 0.
     return float(grid[0] if errs[0] > error else grid[-1])
 
 
-def converged_fraction(sdm: SparseDistributedMemory, words: torch.Tensor, distance: int, *,
-                       n_reads: int = 8, n_cues: int = 100, tolerance: float = 0.01, seed: int = 0) -> float:
-    """Fraction of cues ``distance`` bits from a stored word that ``n_reads`` iterated reads bring
-    within ``tolerance`` of its bits (a fraction; 1 % by default, so that an overloaded memory,
-    whose reads settle a few bits from every word, does not count as converging; Chapter 2's
-    row uses 5 %). A cue stops being read once a read leaves it unchanged."""
+def _stored_words(sdm: object, words: object) -> torch.Tensor:
+    """Check ``sdm`` is a memory and ``words`` a ``(P, n_bits)`` tensor like its locations."""
     if not isinstance(sdm, SparseDistributedMemory):
         raise TypeError(f"sdm: expected a SparseDistributedMemory, got {type(sdm).__name__}")
     words = check.tensor("words", words, ndim=2, like=sdm.locations, like_name="the hard locations",
                          nonempty=True)
     if words.shape[1] != sdm.n_bits:
         raise ValueError(f"words: expected {sdm.n_bits} bits per word, got shape {tuple(words.shape)}")
+    return words
+
+
+def converged_fraction(sdm: SparseDistributedMemory, words: torch.Tensor, distance: int, *,
+                       n_reads: int = 8, n_cues: int = 100, tolerance: float = 0.01, seed: int = 0) -> float:
+    """Fraction of cues ``distance`` bits from a stored word that ``n_reads`` iterated reads bring
+    within ``tolerance`` of its bits (a fraction; 1 % by default, so that an overloaded memory,
+    whose reads settle a few bits from every word, does not count as converging; Chapter 2's
+    row uses 5 %). A cue stops being read once a read leaves it unchanged."""
+    words = _stored_words(sdm, words)
     distance = check.count("distance", distance)
     if distance > sdm.n_bits:
         raise ValueError(f"distance: expected at most n_bits={sdm.n_bits}, got {distance}")
@@ -179,12 +185,7 @@ def one_step_map(sdm: SparseDistributedMemory, words: torch.Tensor, distances: S
     bits away lands about ``d`` away): :func:`kvlib.sdm_theory.critical_distance` computes
     the map from his analysis, this measures it. All cues are read in one batch.
     """
-    if not isinstance(sdm, SparseDistributedMemory):
-        raise TypeError(f"sdm: expected a SparseDistributedMemory, got {type(sdm).__name__}")
-    words = check.tensor("words", words, ndim=2, like=sdm.locations, like_name="the hard locations",
-                         nonempty=True)
-    if words.shape[1] != sdm.n_bits:
-        raise ValueError(f"words: expected {sdm.n_bits} bits per word, got shape {tuple(words.shape)}")
+    words = _stored_words(sdm, words)
     ds = check.sequence("distances", distances, lambda k, v: check.number(k, v, low=0, high=sdm.n_bits,
                                                                           integer=True))
     n_cues = check.count("n_cues", n_cues, 1)

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from kvlib import _checks as check
+
 __all__ = ["Expect", "approx", "at_least", "at_most", "equals", "Row", "Result", "experiment",
            "row", "rows", "run", "markdown", "write"]
 
@@ -50,8 +52,8 @@ class Expect:
         if self.kind not in _KINDS:
             raise ValueError(f"kind: expected one of {', '.join(_KINDS)}, got {self.kind!r}")
         if self.kind != "equals":
-            _finite("value", self.value)
-        if self.kind == "approx" and not (_finite("tol", self.tol) > 0):
+            check.number("value", self.value)
+        if self.kind == "approx" and not check.number("tol", self.tol) > 0:
             raise ValueError(f"tol: expected a positive number for an approximate comparison, "
                              f"got {self.tol!r}")
         if not isinstance(self.relative, bool):
@@ -81,14 +83,6 @@ class Expect:
             return f"≤ {v}"
         tol = f"{100 * self.tol:g} %" if self.relative else _fmt(self.tol)
         return f"{v} ± {tol}"
-
-
-def _finite(name: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name}: expected a number, got {x!r}")
-    if not math.isfinite(x):
-        raise ValueError(f"{name}: expected a finite number, got {x!r}")
-    return float(x)
 
 
 def approx(value: float, tol: float, relative: bool = False) -> Expect:
@@ -166,8 +160,7 @@ class Result:
             raise TypeError(f"row: expected a Row, got {type(self.row).__name__}")
         if self.verdict not in ("reproduced", "differs"):
             raise ValueError(f"verdict: expected 'reproduced' or 'differs', got {self.verdict!r}")
-        if _finite("seconds", self.seconds) < 0:
-            raise ValueError(f"seconds: expected a non-negative time, got {self.seconds!r}")
+        check.number("seconds", self.seconds, low=0)
 
     @property
     def key(self) -> str:
